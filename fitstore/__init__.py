@@ -1,0 +1,196 @@
+"""fitstore: the FIT-Store marketplace for reusing EfA online services."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, redirect, request, session, url_for
+
+from fitstore import config as config_module
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then FITSTORE_* environment, then ``config``."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_module.DefaultConfig)
+    config_module.load_environment(app.config)
+    if config:
+        app.config.update(config)
+    config_module.finalise(app)
+    if app.config["ENV"] == "production" and app.config.get("DEBUG"):
+        logging.getLogger(__name__).warning("DEBUG is on in production as explicitly configured")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from fitstore.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from fitstore.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _select_locale() -> str:
+    languages = ("de", "en")
+    requested = request.args.get("lang")
+    if requested in languages:
+        return requested
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or "de"
+
+
+def _init_extensions(app: Flask) -> None:
+    from fitstore import models  # noqa: F401  (register the mappers before migrate/api)
+    from fitstore.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    api.init_app(
+        app, spec_kwargs={"info": {"description": "FIT-Store API (read the docs at /api/v1/docs)"}}
+    )
+    _init_login(app, login_manager)
+
+
+def _init_login(app: Flask, login_manager) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from fitstore.errors import Unauthorized, wants_json
+    from fitstore.services import auth
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Bitte melden Sie sich an, um diese Seite zu sehen.")
+    login_manager.login_message_category = "info"
+    # The server-side session record is the protection; "strong" would also
+    # drop sessions when a ministry proxy changes the client address.
+    login_manager.session_protection = None
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        if wants_json():
+            return None  # the API authenticates by bearer token only (no CSRF exposure)
+        return auth.load_session_user(user_id, session.get("sid"))
+
+    @login_manager.request_loader
+    def load_user_from_token(req):
+        if not wants_json():
+            return None
+        header = req.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return auth.user_for_token(secret.strip())
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            raise Unauthorized()
+        from flask import flash
+
+        flash(str(login_manager.login_message), "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from fitstore.blueprints import account, admin, api, audit, auth, main
+    from fitstore.extensions import api as smorest_api
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(api.docs_bp)
+    smorest_api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "API-Token vom Konto-Bereich"},
+    )
+    for blueprint in api.API_BLUEPRINTS:
+        smorest_api.register_blueprint(blueprint)
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'{style_extra}; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from flask_login import current_user
+
+    from fitstore.errors import Forbidden, NotFound
+    from fitstore.permissions import Permission, can, route_policy
+
+    @app.before_request
+    def assign_request_id():
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+    @app.before_request
+    def enforce_route_policy():
+        if request.endpoint is None:
+            return None  # routing failed; the 404/405 handler answers
+        permission = route_policy(app, request.endpoint)
+        if permission is None:
+            # Fail closed: a route nobody gave a policy is not reachable.
+            logging.getLogger(__name__).error("route %s has no policy", request.endpoint)
+            raise NotFound()
+        if permission == Permission.PUBLIC:
+            return None
+        if not current_user.is_authenticated:
+            return app.login_manager.unauthorized()
+        if not can(current_user, permission):
+            raise Forbidden()
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        style_extra = " 'unsafe-inline'" if g.get("allow_inline_styles") else ""
+        headers = response.headers
+        headers["Content-Security-Policy"] = CSP.format(style_extra=style_extra)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if "request_id" in g:
+            headers["X-Request-ID"] = g.request_id
+        # g._login_user is what Flask-Login loaded; reading it never touches the database.
+        if getattr(g.get("_login_user"), "is_authenticated", False):
+            # Pages of a logged-in user must not be kept by shared caches or the back button.
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.context_processor
+    def template_helpers():
+        from flask_babel import get_locale
+
+        from fitstore.permissions import Permission as Perm
+        from fitstore.permissions import can as can_
+
+        return {"can": can_, "Permission": Perm, "current_locale": str(get_locale() or "de")}

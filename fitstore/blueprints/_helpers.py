@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import request
+from flask_wtf import FlaskForm
+
+from fitstore.errors import Invalid
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` only if it is a path on this site (no scheme, host or '//' tricks)."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def apply_errors(form: FlaskForm, error: Invalid) -> list[str]:
+    """Attach a service's field errors to the form's fields; return those without a field."""
+    unplaced: list[str] = []
+    for field_name, messages in error.errors.items():
+        field = getattr(form, field_name, None)
+        if field is None:
+            unplaced.extend(messages)
+        else:
+            field.errors = list(field.errors) + list(messages)
+    if error.detail:
+        unplaced.append(error.detail)
+    return unplaced
+
+
+def page_arg() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1

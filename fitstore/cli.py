@@ -1,0 +1,141 @@
+"""The ``fitstore`` command: a FlaskGroup over create_app plus the project's own commands."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from fitstore.extensions import db
+
+
+def _create_app():
+    from fitstore import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False)
+def main() -> None:
+    """fitstore: the FIT-Store for reusing EfA online services."""
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(load_reference_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(user_group)
+    app.cli.add_command(token_group)
+    app.cli.add_command(audit_group)
+
+
+@click.command("load-reference")
+@with_appcontext
+def load_reference_command() -> None:
+    """Load or update the shipped reference data (idempotent)."""
+    from fitstore.services.reference import load_reference
+
+    report = load_reference()
+    click.echo(
+        f"Länder: {report.laender}, Themenfelder: {report.themenfelder}, "
+        f"authorities added: {report.authorities_added}, updated: {report.authorities_updated}, "
+        f"cost-key values: {report.cost_key_values}"
+    )
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load reference data plus demo organisations and users (never in production)."""
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("Refusing to load demo data: FITSTORE_ENV is 'production'.")
+    from fitstore.services.demo import DEMO_PASSWORD, load_demo
+
+    report = load_demo()
+    click.echo(
+        f"Demo data ready: {report.organisations_created} organisations and "
+        f"{report.users_created} users created. Password for every demo user: {DEMO_PASSWORD}"
+    )
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage user accounts."""
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option(
+    "--org", "org", required=True, help="Short name of the organisation, e.g. LAND-BB or FITKO"
+)
+@click.option("--role", type=click.Choice(["viewer", "editor", "fitko", "admin"]), required=True)
+@click.option("--name", default=None, help="Display name (defaults to the e-mail address)")
+@click.password_option(help="Initial password (12 to 128 characters)")
+@with_appcontext
+def create_user_command(email: str, org: str, role: str, name: str | None, password: str) -> None:
+    """Create a user (as the system, audited)."""
+    from fitstore.errors import Invalid
+    from fitstore.models import Organisation
+    from fitstore.services.admin import create_user
+    from fitstore.services.system import SystemActor
+
+    organisation = db.session.scalar(select(Organisation).where(Organisation.short_name == org))
+    if organisation is None:
+        raise click.ClickException(f"No organisation with short name {org!r}.")
+    try:
+        user = create_user(
+            SystemActor(),
+            email=email,
+            name=name or email,
+            role=role,
+            organisation_id=organisation.id,
+            password=password,
+        )
+    except Invalid as error:
+        problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in error.errors.items())
+        raise click.ClickException(problems or str(error)) from None
+    click.echo(f"Created {user.email} ({user.role.value}) in {organisation.short_name}.")
+
+
+@click.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for")
+@with_appcontext
+def create_token_command(email: str, name: str) -> None:
+    """Create an API token for EMAIL and print it once."""
+    from fitstore.models import User
+    from fitstore.services.auth import create_token, normalise_email
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        raise click.ClickException(f"No active user {email!r}.")
+    _token, secret = create_token(user, name)
+    click.echo(secret)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Inspect the audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def verify_command() -> None:
+    """Check the hash chain; exit 1 at the first broken link."""
+    from fitstore.services.audit import verify_chain
+
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"OK: {result.checked} audit events, chain intact.")
+        return
+    click.echo(
+        f"BROKEN at audit event {result.broken_id}: {result.reason} "
+        f"({result.checked} events before it are intact).",
+        err=True,
+    )
+    raise SystemExit(1)

@@ -1,0 +1,99 @@
+"""Configuration: safe defaults, overridden by ``FITSTORE_*`` environment variables.
+
+``FITSTORE_DATABASE_URL`` selects the database (default: an SQLite file in the
+instance folder); every other ``FITSTORE_X`` sets the Flask config key ``X``
+(values are parsed as JSON where possible, so ``FITSTORE_DEBUG=true`` works).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ENV_PREFIX = "FITSTORE"
+
+
+class DefaultConfig:
+    # "development", "testing" or "production"; production refuses demo data
+    # and insists on an explicit secret key.
+    ENV = "development"
+    DEBUG = False
+    TESTING = False
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    SESSION_COOKIE_NAME = "fitstore_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # None: Secure everywhere except ENV=development (local http://127.0.0.1).
+    SESSION_COOKIE_SECURE = None
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    # Idle sessions expire server-side after this many minutes.
+    SESSION_IDLE_MINUTES = 60
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    WTF_CSRF_TIME_LIMIT = None  # bound to the session, which expires itself
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (an algorithm name, not a secret)
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Failed logins allowed per account and per client address in the window.
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    FEEDBACK_LIMIT = "10 per hour"
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+    LANGUAGES = ("de", "en")
+
+    API_TITLE = "fitstore API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    API_PAGE_SIZE_MAX = 100
+
+    # Operator details for the Impressum (shown as configured).
+    OPERATOR_NAME = "FITKO (Föderale IT-Kooperation)"
+    OPERATOR_ADDRESS = "Zum Gottschalkhof 3, 60594 Frankfurt am Main"
+    OPERATOR_EMAIL = "fit-store@fitko.example"
+
+
+def load_environment(config: dict) -> None:
+    """Apply ``FITSTORE_*`` variables (after defaults, before explicit test config)."""
+    from flask import Config
+
+    env_config = Config(root_path=".")
+    env_config.from_prefixed_env(prefix=ENV_PREFIX)
+    if "DATABASE_URL" in env_config:
+        env_config["SQLALCHEMY_DATABASE_URI"] = env_config.pop("DATABASE_URL")
+    config.update(env_config)
+
+
+def finalise(app) -> None:
+    """Fill the settings that depend on the instance folder or the environment."""
+    config = app.config
+    instance = Path(app.instance_path)
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'fitstore.sqlite'}"
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = config["ENV"] != "development"
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    if not config.get("SECRET_KEY"):
+        if config["ENV"] == "production":
+            raise RuntimeError("FITSTORE_SECRET_KEY must be set in production.")
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            os.chmod(key_file, 0o600)
+        config["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,0 +1,157 @@
+"""Domain exceptions and their one mapping to HTML pages and JSON problem bodies (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    status = 400
+    title = _l("Ungültige Anfrage")
+
+    def __init__(self, detail: str | None = None, errors: dict[str, list[str]] | None = None):
+        super().__init__(detail or str(self.title))
+        self.detail = detail
+        self.errors = errors or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    title = _l("Nicht gefunden")
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = _l("Keine Berechtigung")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = _l("Anmeldung erforderlich")
+
+
+class Invalid(DomainError):
+    status = 422
+    title = _l("Eingaben ungültig")
+
+
+class Conflict(DomainError):
+    status = 409
+    title = _l("Konflikt mit dem aktuellen Zustand")
+
+
+TITLES = {
+    400: _l("Ungültige Anfrage"),
+    401: _l("Anmeldung erforderlich"),
+    403: _l("Keine Berechtigung"),
+    404: _l("Seite nicht gefunden"),
+    405: _l("Methode nicht erlaubt"),
+    409: _l("Konflikt mit dem aktuellen Zustand"),
+    412: _l("Vorbedingung fehlgeschlagen"),
+    413: _l("Anfrage zu groß"),
+    415: _l("Nicht unterstützter Inhaltstyp"),
+    422: _l("Eingaben ungültig"),
+    429: _l("Zu viele Anfragen"),
+    500: _l("Interner Fehler"),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, detail: str | None = None, errors: dict | None = None, headers=None):
+    body = {
+        "type": "about:blank",
+        "title": str(TITLES.get(status, _("Fehler"))),
+        "status": status,
+        "instance": request.path,
+        "request_id": getattr(g, "request_id", None),
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
+def error_page(status: int, detail: str | None = None, headers=None):
+    template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/generic.html"
+    body = render_template(
+        template, status=status, title=TITLES.get(status, _("Fehler")), detail=detail
+    )
+    return body, status, headers or {}
+
+
+def _respond(status: int, detail: str | None = None, errors: dict | None = None, headers=None):
+    if wants_json():
+        return problem(status, detail, errors, headers)
+    return error_page(status, detail, headers)
+
+
+def _webargs_messages(error: HTTPException) -> dict | None:
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if not messages:
+        return None
+    # webargs nests by location ("json", "query"); a client cares about the field.
+    flat: dict = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            flat.update(location_errors)
+    return flat or messages
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        return _respond(error.status, error.detail, error.errors)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError):
+        return _respond(
+            400,
+            _("Das Formular ist abgelaufen oder unvollständig. Bitte laden Sie die Seite neu."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        status = error.code or 500
+        detail = None
+        if status == 429:
+            detail = _("Zu viele Versuche. Bitte warten Sie einige Minuten.")
+        elif status == 413:
+            detail = _("Die Anfrage ist zu groß.")
+        elif status == 422:
+            detail = _("Bitte prüfen Sie die markierten Angaben.")
+        elif status == 415:
+            detail = _("Bitte senden Sie application/json.")
+        headers = {}
+        if status == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        if status == 429:
+            retry_after = error.get_headers() and dict(error.get_headers()).get("Retry-After")
+            if retry_after:
+                headers["Retry-After"] = retry_after
+        return _respond(status, detail, _webargs_messages(error), headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("Unhandled error (request id %s)", getattr(g, "request_id", "-"))
+        from fitstore.extensions import db
+
+        db.session.rollback()
+        return _respond(500, _("Ein unerwarteter Fehler ist aufgetreten."))

@@ -1,0 +1,1 @@
+"""Use cases. Each checks permission, validates, writes the audit event and commits once."""

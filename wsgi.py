@@ -1,0 +1,3 @@
+from fitstore import create_app
+
+app = create_app()
