@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, g, has_request_context, redirect, request, session, url_for
 
 from fitstore import config as config_module
 
@@ -48,6 +48,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _select_locale() -> str:
     languages = ("de", "en")
+    if not has_request_context():
+        return "de"  # CLI and background work speak the default language
     requested = request.args.get("lang")
     if requested in languages:
         return requested

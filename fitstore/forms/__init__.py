@@ -3,7 +3,20 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from fitstore.services.auth import is_valid_email
+
+
+class Email:
+    """E-mail syntax check that accepts the internal domains of public administration."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.data and not is_valid_email(field.data):
+            raise ValidationError(self.message)
 
 
 class LoginForm(FlaskForm):

@@ -13,6 +13,7 @@ from fitstore.permissions import Permission, can, require
 from fitstore.services import audit
 from fitstore.services.auth import (
     hash_password,
+    is_valid_email,
     normalise_email,
     revoke_all_sessions,
     validate_password,
@@ -162,7 +163,7 @@ def create_user(
     errors: dict[str, list[str]] = {}
     email = normalise_email(email)
     name = (name or "").strip()
-    if "@" not in email or len(email) > 254:
+    if len(email) > 254 or not is_valid_email(email):
         errors["email"] = [_("Bitte geben Sie eine gültige E-Mail-Adresse an.")]
     elif db.session.scalar(select(User.id).where(User.email == email)):
         errors["email"] = [_("Diese E-Mail-Adresse ist bereits registriert.")]

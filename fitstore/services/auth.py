@@ -29,6 +29,17 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def is_valid_email(email: str) -> bool:
+    """Syntax only: ministries use internal and special-use domains (e.g. ``.test``)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return False
+    return True
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 

@@ -1,0 +1,48 @@
+# fitstore: `make demo` runs the app with demo data on SQLite; `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo run test lint format translations vendor bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrate the SQLite database in instance/, load reference + demo data, serve on :5000.
+demo: install
+	$(BIN)/fitstore db upgrade
+	$(BIN)/fitstore demo
+	FITSTORE_ENV=development $(BIN)/fitstore run --host 127.0.0.1 --port 5000
+
+run: install
+	$(BIN)/fitstore run --host 127.0.0.1 --port 5000
+
+test: install
+	scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-extract UI strings, merge them into the English catalogue and compile it.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fitstore/translations/messages.pot .
+	$(BIN)/pybabel update -i fitstore/translations/messages.pot -d fitstore/translations
+	$(BIN)/pybabel compile -d fitstore/translations
+
+# Refresh the vendored KERN UX and Swagger UI assets from the npm registry.
+vendor:
+	scripts/vendor-assets.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test run: lint, translations, the suite on SQLite (with the browser
+# tests), the suite on PostgreSQL, and migrations on an empty PostgreSQL database.
+# Needs PostgreSQL (FITSTORE_PG_ADMIN_URL), Redis (FITSTORE_TEST_REDIS_URL) and
+# /usr/bin/chromium; `make test` installs the Python side first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+pg_host_url="${FITSTORE_PG_SERVER_URL:-postgresql+psycopg://postgres@127.0.0.1:5432}"
+suite_db="fitstore_test_$$"
+migrate_db="fitstore_migrate_$$"
+cleanup() {
+  $bin/python scripts/pgdb.py drop "$suite_db" || true
+  $bin/python scripts/pgdb.py drop "$migrate_db" || true
+}
+trap cleanup EXIT
+
+echo "== lint"
+$bin/ruff check .
+$bin/ruff format --check .
+
+echo "== translations"
+$bin/python scripts/check-translations.py
+
+echo "== suite on SQLite (incl. browser tests in Chromium)"
+$bin/pytest -p no:cacheprovider "$@"
+
+echo "== suite on PostgreSQL"
+$bin/python scripts/pgdb.py create "$suite_db"
+FITSTORE_TEST_DATABASE_URL="$pg_host_url/$suite_db" $bin/pytest -p no:cacheprovider -m "not browser" "$@"
+
+echo "== migrations on an empty PostgreSQL database"
+$bin/python scripts/pgdb.py create "$migrate_db"
+FITSTORE_DATABASE_URL="$pg_host_url/$migrate_db" $bin/fitstore db upgrade
+FITSTORE_DATABASE_URL="$pg_host_url/$migrate_db" $bin/fitstore db check
+echo "== all checks passed"

@@ -1,0 +1,183 @@
+"""Test harness.
+
+SQLite (default): migrations and reference/demo data are built once into a
+template file, and every test gets a fresh copy of it.
+PostgreSQL (``FITSTORE_TEST_DATABASE_URL`` set): the same template is built in
+that database once, and every test runs inside a transaction that is rolled
+back afterwards (sessions join it with SAVEPOINTs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from fitstore import create_app
+from fitstore.extensions import db
+
+PG_URL = os.environ.get("FITSTORE_TEST_DATABASE_URL")
+DEMO_PASSWORD = "fitstore-demo"
+
+BASE_CONFIG = {
+    "ENV": "testing",
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    # Cheap hashes keep the suite fast; production uses scrypt (see config.py).
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "WTF_CSRF_ENABLED": False,
+    "SESSION_COOKIE_SECURE": False,
+}
+
+
+def _build_template(uri: str) -> None:
+    from flask_migrate import upgrade
+
+    from fitstore.services.demo import load_demo
+
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})
+    with app.app_context():
+        upgrade()
+        load_demo()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    if PG_URL:
+        _build_template(PG_URL)
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    _build_template(f"sqlite:///{path}")
+    return path
+
+
+def make_app(database_template, tmp_path, **overrides):
+    if PG_URL:
+        return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": PG_URL, **overrides})
+    target = tmp_path / "fitstore.sqlite"
+    shutil.copyfile(database_template, target)
+    return create_app(
+        {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}", **overrides}
+    )
+
+
+@contextmanager
+def rolled_back(app):
+    """PostgreSQL: bind every session of ``app`` to one connection whose transaction is undone."""
+    if not PG_URL:
+        yield
+        return
+    with app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        engines[None] = connection
+    try:
+        yield
+    finally:
+        with app.app_context():
+            db.session.remove()
+        transaction.rollback()
+        connection.close()
+        engines[None] = engine
+        engine.dispose()
+
+
+@pytest.fixture
+def app_factory(database_template, tmp_path):
+    """Build an app with extra config (e.g. CSRF on); rolled back like ``app``."""
+    stack = []
+
+    def factory(**overrides):
+        application = make_app(database_template, tmp_path, **overrides)
+        context = rolled_back(application)
+        context.__enter__()
+        stack.append(context)
+        return application
+
+    yield factory
+    for context in reversed(stack):
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, email: str, password: str = DEMO_PASSWORD, follow: bool = False):
+    return client.post(
+        "/anmelden", data={"email": email, "password": password}, follow_redirects=follow
+    )
+
+
+@pytest.fixture
+def login_as(client):
+    def do_login(email: str, password: str = DEMO_PASSWORD):
+        response = login(client, email, password)
+        assert response.status_code == 302, f"login of {email} failed: {response.status_code}"
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def api_token(app):
+    """Create an API token for a demo user; returns the Authorization header dict."""
+
+    def make(email: str) -> dict[str, str]:
+        from sqlalchemy import select
+
+        from fitstore.models import User
+        from fitstore.services.auth import create_token
+
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == email))
+            _token, secret = create_token(user, "test")
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counter: ...`` counts the SQL statements the app sends."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        with app.app_context():
+            engine = db.engine
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK TO)", statement):
+                counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting

@@ -1,0 +1,113 @@
+"""The ``fitstore`` command."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from fitstore.extensions import db
+from fitstore.models import AuditEvent, Authority, CostKeyValue, Land, User
+
+
+def test_load_reference_is_idempotent(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["load-reference"])
+    assert result.exit_code == 0, result.output
+    assert "authorities added: 0, updated: 0" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Land)) == 16
+        assert db.session.scalar(select(func.count()).select_from(Authority)) == 401 + 11_299
+        assert db.session.scalar(select(func.count()).select_from(CostKeyValue)) == 48
+
+
+def test_demo_refuses_to_run_in_production(app_factory):
+    app = app_factory(ENV="production")
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "production" in result.output
+
+
+def test_demo_is_idempotent(app):
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "0 organisations and 0 users created" in result.output
+
+
+def test_user_create(app):
+    result = app.test_cli_runner().invoke(
+        args=[
+            "user",
+            "create",
+            "neu@ekom21.example",
+            "--org",
+            "ekom21",
+            "--role",
+            "editor",
+            "--password",
+            "ein langes Passwort",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "neu@ekom21.example"))
+        assert user.organisation.short_name == "ekom21" and user.land_ags == "06"
+        event = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        assert event.action == "user.created" and event.actor_email == "system:cli"
+
+
+def test_user_create_refuses_bad_input(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "a@b.example",
+            "--org",
+            "NOPE",
+            "--role",
+            "viewer",
+            "--password",
+            "x" * 12,
+        ]
+    )
+    assert result.exit_code != 0 and "No organisation" in result.output
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "a@b.example",
+            "--org",
+            "FITKO",
+            "--role",
+            "viewer",
+            "--password",
+            "short",
+        ]
+    )
+    assert result.exit_code != 0 and "12 bis 128" in result.output
+
+
+def test_token_create_prints_a_working_token_once(app, client):
+    result = app.test_cli_runner().invoke(
+        args=["token", "create", "viewer-sn@demo.test", "--name", "Import"]
+    )
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    assert response.json["email"] == "viewer-sn@demo.test"
+
+
+def test_audit_verify_reports_ok_and_the_first_broken_row(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0
+    assert "chain intact" in result.output
+    with app.app_context():
+        target = db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.id).offset(5).limit(1))
+        db.session.execute(
+            update(AuditEvent).where(AuditEvent.id == target).values(action="user.deleted")
+        )
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"BROKEN at audit event {target}" in result.output
