@@ -2,25 +2,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo run test lint format translations vendor bench clean
+.PHONY: install install-app demo run test lint format translations vendor clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
 
-install: $(STAMP)
+# The app alone (what `make demo` needs) ...
+$(APP_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(APP_STAMP)
+
+# ... and the test tooling on top (pytest, playwright, schemathesis, ruff, psycopg).
+$(DEV_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(APP_STAMP) $(DEV_STAMP)
+
+install-app: $(APP_STAMP)
+install: $(DEV_STAMP)
 
 # Migrate the SQLite database in instance/, load reference + demo data, serve on :5000.
-demo: install
+demo: install-app
 	$(BIN)/fitstore db upgrade
 	$(BIN)/fitstore demo
 	FITSTORE_ENV=development $(BIN)/fitstore run --host 127.0.0.1 --port 5000
 
-run: install
+run: install-app
 	$(BIN)/fitstore run --host 127.0.0.1 --port 5000
 
 test: install

@@ -27,7 +27,7 @@ $bin/pytest -p no:cacheprovider "$@"
 
 echo "== suite on PostgreSQL"
 $bin/python scripts/pgdb.py create "$suite_db"
-FITSTORE_TEST_DATABASE_URL="$pg_host_url/$suite_db" $bin/pytest -p no:cacheprovider -m "not browser" "$@"
+FITSTORE_TEST_DATABASE_URL="$pg_host_url/$suite_db" $bin/pytest -p no:cacheprovider "$@"
 
 echo "== migrations on an empty PostgreSQL database"
 $bin/python scripts/pgdb.py create "$migrate_db"
