@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, session
+from flask_login import login_user
 from flask_wtf import FlaskForm
 
 from fitstore.errors import Invalid
@@ -21,6 +22,22 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def begin_session(user) -> None:
+    """Start a fresh server-side session for ``user`` in a cleared cookie session.
+
+    Nothing from before survives (session fixation) except the language choice.
+    """
+    from fitstore.services import auth
+
+    language = session.get("lang")
+    session.clear()
+    session_id = auth.start_session(user, request.user_agent.string)
+    login_user(user)
+    session["sid"] = session_id
+    if language:
+        session["lang"] = language
 
 
 def apply_errors(form: FlaskForm, error: Invalid) -> list[str]:

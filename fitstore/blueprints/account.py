@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 
-from fitstore.blueprints._helpers import apply_errors
+from fitstore.blueprints._helpers import apply_errors, begin_session
 from fitstore.errors import Invalid
 from fitstore.forms import ConfirmForm, PasswordChangeForm, TokenForm
 from fitstore.permissions import Permission, policy
@@ -46,14 +46,7 @@ def change_password():
         except Invalid as error:
             return _render(password_form=form, form_errors=apply_errors(form, error), status=422)
         # Every session was revoked, this one included; continue in a fresh one.
-        language = session.get("lang")
-        session.clear()
-        user = current_user._get_current_object()
-        session_id = auth.start_session(user, request.user_agent.string)
-        login_user(user)
-        session["sid"] = session_id
-        if language:
-            session["lang"] = language
+        begin_session(current_user._get_current_object())
         flash(_("Ihr Passwort wurde geändert. Alle anderen Sitzungen wurden beendet."), "success")
         return redirect(url_for("account.index"))
     return _render(password_form=form, status=422)

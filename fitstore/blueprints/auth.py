@@ -13,9 +13,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from fitstore.blueprints._helpers import safe_next
+from fitstore.blueprints._helpers import begin_session, safe_next
 from fitstore.extensions import limiter
 from fitstore.forms import ConfirmForm, LoginForm
 from fitstore.permissions import Permission, policy
@@ -60,13 +60,7 @@ def login():
         if user is None:
             failed = True
         else:
-            language = session.get("lang")
-            session.clear()  # nothing from before the login survives (session fixation)
-            session_id = auth.start_session(user, request.user_agent.string)
-            login_user(user)
-            session["sid"] = session_id
-            if language:
-                session["lang"] = language
+            begin_session(user)
             flash(_("Sie sind angemeldet."), "success")
             return redirect(safe_next(form.next.data) or url_for("main.home"))
     status = 200
