@@ -13,7 +13,7 @@ from flask import Flask, g, has_request_context, redirect, request, session, url
 from fitstore import config as config_module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -146,10 +146,12 @@ def _register_request_hooks(app: Flask) -> None:
     from fitstore.errors import Forbidden, NotFound
     from fitstore.permissions import Permission, can, route_policy
 
-    @app.before_request
     def assign_request_id():
         supplied = request.headers.get("X-Request-ID", "")
-        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+    # First of all hooks, so answers from the CSRF and rate-limit hooks carry it too.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
     @app.before_request
     def enforce_route_policy():

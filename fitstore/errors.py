@@ -83,6 +83,9 @@ def problem(status: int, detail: str | None = None, errors: dict | None = None, 
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
+    if status == 401:
+        # RFC 9110: a 401 names the scheme the client should use.
+        response.headers["WWW-Authenticate"] = 'Bearer realm="fitstore"'
     if headers:
         response.headers.extend(headers)
     return response

@@ -6,16 +6,43 @@ from flask import Blueprint as FlaskBlueprint
 from flask import g, render_template, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from fitstore.extensions import csrf
 from fitstore.permissions import Permission, policy
-from fitstore.schemas import AuthorityPageOut, AuthorityQuery, LandOut, MeOut
+from fitstore.schemas import AuthorityPageOut, AuthorityQuery, LandOut, MeOut, ProblemOut
 from fitstore.services import reference
 
 PREFIX = "/api/v1"
+PROBLEM_JSON = "application/problem+json"
 
-accounts = Blueprint("api_accounts", __name__, url_prefix=PREFIX, description="Das eigene Konto")
-reference_data = Blueprint(
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest Blueprint whose OpenAPI operations list only the errors they send.
+
+    flask-smorest adds a ``default`` response with its own error schema
+    (``code``/``status`` as a string/``message``, ``application/json``) to every
+    operation. fitstore answers errors with RFC 9457 problem bodies instead
+    (``fitstore.errors.problem``), so that ``default`` described a body no
+    client ever receives, and it made any status code "documented". Each view
+    declares its problem responses with :meth:`problem` instead.
+    """
+
+    @staticmethod
+    def _prepare_response_doc(doc, doc_info, *, api, spec, **kwargs):
+        doc = Blueprint._prepare_response_doc(doc, doc_info, api=api, spec=spec, **kwargs)
+        doc.get("responses", {}).pop("default", None)
+        return doc
+
+    def problem(self, status_code: int, description: str):
+        """Document an ``application/problem+json`` error response of this operation."""
+        return self.alt_response(
+            status_code, schema=ProblemOut, content_type=PROBLEM_JSON, description=description
+        )
+
+
+accounts = ApiBlueprint("api_accounts", __name__, url_prefix=PREFIX, description="Das eigene Konto")
+reference_data = ApiBlueprint(
     "api_reference", __name__, url_prefix=PREFIX, description="Länder und Behörden (Referenzdaten)"
 )
 # Bearer tokens, never cookies, authenticate the API: CSRF cannot apply.
@@ -28,7 +55,7 @@ BEARER = [{"bearerAuth": []}]
 @accounts.route("/me")
 @policy(Permission.OWN_ACCOUNT)
 @accounts.response(200, MeOut)
-@accounts.alt_response(401, description="Kein oder ungültiger Bearer-Token")
+@accounts.problem(401, "Kein, ungültiger oder widerrufener Bearer-Token")
 @accounts.doc(security=BEARER)
 def me():
     """Who the bearer token belongs to"""
@@ -45,11 +72,16 @@ def laender():
 
 @reference_data.route("/authorities")
 @policy(Permission.PUBLIC)
-@reference_data.arguments(AuthorityQuery, location="query", as_kwargs=True)
+# webargs would silently drop unknown query parameters (its default for the query
+# location overrides the schema's RAISE); a misspelt filter must not widen the result.
+@reference_data.arguments(AuthorityQuery, location="query", as_kwargs=True, unknown=RAISE)
 @reference_data.response(200, AuthorityPageOut)
-@reference_data.alt_response(422, description="Ungültiger Filter (z. B. AGS, ARS oder Land)")
-def authorities(page: int, page_size: int, land=None, q=None, ags=None, ars=None, level=None):
+@reference_data.problem(422, "Ungültiger Filter (z. B. AGS, ARS, Land) oder unbekannter Parameter")
+def authorities(
+    page: int, page_size: int, land=None, q=None, ags=None, ars=None, level=None, lang=None
+):
     """Kreise and Gemeinden, searchable by name, AGS or ARS; paginated"""
+    # ``lang`` is validated here but applied by the locale selector (fitstore/__init__.py).
     result = reference.search_authorities(
         land=reference.resolve_land(land),
         q=q,

@@ -3,6 +3,47 @@
 from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, fields, validate
 
+from fitstore.models import AuthorityLevel, OrganisationKind, Role
+
+# The 16 Länder as (AGS, ISO 3166-2, short code). They are fixed by the Basic
+# Law, so the API can document every accepted ``land`` value as an enum
+# instead of answering 422 to values its own OpenAPI document allows; a test
+# checks this list against the reference data in the database.
+LAENDER = (
+    ("01", "DE-SH", "SH"),
+    ("02", "DE-HH", "HH"),
+    ("03", "DE-NI", "NI"),
+    ("04", "DE-HB", "HB"),
+    ("05", "DE-NW", "NW"),
+    ("06", "DE-HE", "HE"),
+    ("07", "DE-RP", "RP"),
+    ("08", "DE-BW", "BW"),
+    ("09", "DE-BY", "BY"),
+    ("10", "DE-SL", "SL"),
+    ("11", "DE-BE", "BE"),
+    ("12", "DE-BB", "BB"),
+    ("13", "DE-MV", "MV"),
+    ("14", "DE-SN", "SN"),
+    ("15", "DE-ST", "ST"),
+    ("16", "DE-TH", "TH"),
+)
+LAND_CODES = tuple(code for land in LAENDER for code in land)
+
+
+class FullMatch(validate.Regexp):
+    """``Regexp`` that must match the whole value.
+
+    ``re.match`` with ``$`` accepts a trailing newline ("12\\n"), which the
+    ECMA-262 pattern in the OpenAPI document rejects; ``fullmatch`` agrees with it.
+    The pattern must use ``[0-9]``, not ``\\d``: Python's ``\\d`` accepts any
+    Unicode digit, ECMA-262's only ASCII.
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise validate.ValidationError(self._format_error(value))
+        return value
+
 
 class StrictSchema(Schema):
     class Meta:
@@ -12,7 +53,7 @@ class StrictSchema(Schema):
 
 class OrganisationOut(StrictSchema):
     id = fields.Integer(dump_only=True)
-    kind = fields.String(dump_only=True)
+    kind = fields.Enum(OrganisationKind, by_value=True, dump_only=True)
     name = fields.String(dump_only=True)
     short_name = fields.String(dump_only=True)
     land_ags = fields.String(dump_only=True, allow_none=True)
@@ -22,7 +63,7 @@ class MeOut(StrictSchema):
     id = fields.Integer(dump_only=True)
     email = fields.String(dump_only=True)
     name = fields.String(dump_only=True)
-    role = fields.String(dump_only=True)
+    role = fields.Enum(Role, by_value=True, dump_only=True)
     organisation = fields.Nested(OrganisationOut, dump_only=True)
 
 
@@ -40,38 +81,67 @@ class AuthorityOut(StrictSchema):
     ags = fields.String(dump_only=True)
     ars = fields.String(dump_only=True, allow_none=True)
     name = fields.String(dump_only=True)
-    level = fields.String(dump_only=True)
+    level = fields.Enum(AuthorityLevel, by_value=True, dump_only=True)
     type = fields.String(dump_only=True)
     kreis_ags = fields.String(dump_only=True)
     land_ags = fields.String(dump_only=True)
 
 
-class PageQuery(StrictSchema):
+class ApiQuery(StrictSchema):
+    """Query parameters every API operation accepts.
+
+    The API refuses unknown query parameters (``unknown=RAISE`` where the view
+    declares its arguments), so the language switch the locale selector reads
+    must be declared to stay usable.
+    """
+
+    lang = fields.String(
+        validate=validate.OneOf(["de", "en"]),
+        metadata={"description": "Sprache der Fehlermeldungen / language of error messages"},
+    )
+
+
+class PageQuery(ApiQuery):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class AuthorityQuery(PageQuery):
     land = fields.String(
-        validate=validate.Length(max=5),
+        validate=validate.OneOf(
+            LAND_CODES,
+            error=_l(
+                "Unbekanntes Land: AGS (z. B. 12), ISO-Code (DE-BB) oder Kürzel (BB). / "
+                "Unknown Land: AGS (12), ISO code (DE-BB) or short code (BB)."
+            ),
+        ),
         metadata={"description": "AGS (12), ISO-Code (DE-BB) oder Kürzel (BB)"},
     )
     q = fields.String(
-        validate=validate.Length(max=100), metadata={"description": "Name, AGS- oder ARS-Anfang"}
+        # NUL cannot be stored in or compared with PostgreSQL text; control
+        # characters never occur in a name or key, so refuse them all.
+        validate=[
+            validate.Length(max=100),
+            FullMatch(
+                r"^[^\u0000-\u001f\u007f]*$",
+                error=_l("Der Suchbegriff enthält Steuerzeichen. / Control characters."),
+            ),
+        ],
+        metadata={"description": "Name, AGS- oder ARS-Anfang"},
     )
     ags = fields.String(
-        validate=validate.Regexp(
-            r"^\d{2}(\d{3})?(\d{3})?$",
+        validate=FullMatch(
+            r"^[0-9]{2}([0-9]{3})?([0-9]{3})?$",
             error=_l("Der AGS besteht aus 2, 5 oder 8 Ziffern. / An AGS has 2, 5 or 8 digits."),
         )
     )
     ars = fields.String(
-        validate=validate.Regexp(
-            r"^\d{12}$",
+        validate=FullMatch(
+            r"^[0-9]{12}$",
             error=_l("Der ARS besteht aus genau 12 Ziffern. / An ARS has exactly 12 digits."),
         )
     )
-    level = fields.String(validate=validate.OneOf(["kreis", "gemeinde"]))
+    level = fields.Enum(AuthorityLevel, by_value=True)
 
 
 class PageOut(StrictSchema):
@@ -86,10 +156,21 @@ class AuthorityPageOut(PageOut):
 
 
 class ProblemOut(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
+    """An RFC 9457 problem body, as ``fitstore.errors.problem`` builds it."""
+
+    class Meta:
+        ordered = True
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
     detail = fields.String()
-    instance = fields.String()
-    request_id = fields.String()
-    errors = fields.Dict()
+    instance = fields.String(required=True, metadata={"description": "Pfad der Anfrage"})
+    request_id = fields.String(
+        required=True, metadata={"description": "Auch im Header X-Request-ID; für den Support"}
+    )
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Feldname → Fehlermeldungen"},
+    )

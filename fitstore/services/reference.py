@@ -123,8 +123,9 @@ def load_reference() -> LoadReport:
 
 # --- reading -----------------------------------------------------------------
 
-AGS_PATTERN = re.compile(r"^\d{2}(\d{3})?(\d{3})?$")  # Land, Kreis or Gemeinde key
-ARS_PATTERN = re.compile(r"^\d{12}$")
+# ASCII digits only and the whole string (``re.match`` with ``$`` would accept "12\n").
+AGS_PATTERN = re.compile(r"[0-9]{2}(?:[0-9]{3})?(?:[0-9]{3})?")  # Land, Kreis or Gemeinde key
+ARS_PATTERN = re.compile(r"[0-9]{12}")
 
 
 def list_laender() -> list[Land]:
@@ -163,7 +164,7 @@ def get_land(code: str) -> Land:
 def validate_ags(value: str | None, field: str = "ags") -> str | None:
     if value in (None, ""):
         return None
-    if not AGS_PATTERN.match(value):
+    if not AGS_PATTERN.fullmatch(value):
         raise Invalid(
             errors={
                 field: [_("Der AGS besteht aus 2 (Land), 5 (Kreis) oder 8 Ziffern (Gemeinde).")]
@@ -175,7 +176,7 @@ def validate_ags(value: str | None, field: str = "ags") -> str | None:
 def validate_ars(value: str | None, field: str = "ars") -> str | None:
     if value in (None, ""):
         return None
-    if not ARS_PATTERN.match(value):
+    if not ARS_PATTERN.fullmatch(value):
         raise Invalid(errors={field: [_("Der ARS besteht aus genau 12 Ziffern.")]})
     return value
 

@@ -420,3 +420,22 @@ def test_login_limits_are_shared_through_redis_between_processes(app_factory):
     keys = connection.keys(f"*{prefix}*")
     assert keys
     connection.delete(*keys)
+
+
+def test_refusals_from_early_hooks_carry_a_request_id(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    response = app.test_client().post("/anmelden", data={"email": "a@b.example", "password": "x"})
+    assert response.status_code == 400
+    assert len(response.headers["X-Request-ID"]) == 32
+    assert response.headers["X-Request-ID"] in response.get_data(as_text=True)
+
+
+def test_a_sane_client_request_id_is_kept_and_a_hostile_one_replaced(client):
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "proxy-1234abcd"}).headers["X-Request-ID"]
+        == "proxy-1234abcd"
+    )
+    replaced = client.get("/healthz", headers={"X-Request-ID": "<script>evil</script>"}).headers[
+        "X-Request-ID"
+    ]
+    assert "evil" not in replaced and len(replaced) == 32
