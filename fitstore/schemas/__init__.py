@@ -4,29 +4,12 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, fields, validate
 
 from fitstore.models import AuthorityLevel, OrganisationKind, Role
+from fitstore.services.reference import shipped_land_codes
 
-# The 16 Länder as (AGS, ISO 3166-2, short code). They are fixed by the Basic
-# Law, so the API can document every accepted ``land`` value as an enum
-# instead of answering 422 to values its own OpenAPI document allows; a test
-# checks this list against the reference data in the database.
-LAENDER = (
-    ("01", "DE-SH", "SH"),
-    ("02", "DE-HH", "HH"),
-    ("03", "DE-NI", "NI"),
-    ("04", "DE-HB", "HB"),
-    ("05", "DE-NW", "NW"),
-    ("06", "DE-HE", "HE"),
-    ("07", "DE-RP", "RP"),
-    ("08", "DE-BW", "BW"),
-    ("09", "DE-BY", "BY"),
-    ("10", "DE-SL", "SL"),
-    ("11", "DE-BE", "BE"),
-    ("12", "DE-BB", "BB"),
-    ("13", "DE-MV", "MV"),
-    ("14", "DE-SN", "SN"),
-    ("15", "DE-ST", "ST"),
-    ("16", "DE-TH", "TH"),
-)
+# Every accepted ``land`` value (AGS, ISO 3166-2, short code), read from the
+# shipped reference data, so the OpenAPI document lists them as an enum instead
+# of answering 422 to values it allows; a test checks it against the database.
+LAENDER = shipped_land_codes()
 LAND_CODES = tuple(code for land in LAENDER for code in land)
 
 

@@ -26,6 +26,11 @@ def _read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
+def shipped_land_codes() -> tuple[tuple[str, str, str], ...]:
+    """(AGS, ISO, short) of the 16 Länder as shipped in ``laender.csv``."""
+    return tuple((row["ags"], row["iso"], row["short"]) for row in _read_csv("laender.csv"))
+
+
 @dataclass
 class LoadReport:
     laender: int = 0
