@@ -46,8 +46,8 @@ format: install
 
 # Re-extract UI strings, merge them into the English catalogue and compile it.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fitstore/translations/messages.pot .
-	$(BIN)/pybabel update -i fitstore/translations/messages.pot -d fitstore/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.*' -o fitstore/translations/messages.pot .
+	$(BIN)/pybabel update -i fitstore/translations/messages.pot -d fitstore/translations --ignore-obsolete
 	$(BIN)/pybabel compile -d fitstore/translations
 
 # Refresh the vendored KERN UX and Swagger UI assets from the npm registry.

@@ -93,10 +93,7 @@ class AuthorityQuery(PageQuery):
     land = fields.String(
         validate=validate.OneOf(
             LAND_CODES,
-            error=_l(
-                "Unbekanntes Land: AGS (z. B. 12), ISO-Code (DE-BB) oder Kürzel (BB). / "
-                "Unknown Land: AGS (12), ISO code (DE-BB) or short code (BB)."
-            ),
+            error=_l("Unbekanntes Land: AGS (z. B. 12), ISO-Code (DE-BB) oder Kürzel (BB)."),
         ),
         metadata={"description": "AGS (12), ISO-Code (DE-BB) oder Kürzel (BB)"},
     )
@@ -107,7 +104,7 @@ class AuthorityQuery(PageQuery):
             validate.Length(max=100),
             FullMatch(
                 r"^[^\u0000-\u001f\u007f]*$",
-                error=_l("Der Suchbegriff enthält Steuerzeichen. / Control characters."),
+                error=_l("Der Suchbegriff enthält Steuerzeichen."),
             ),
         ],
         metadata={"description": "Name, AGS- oder ARS-Anfang"},
@@ -115,13 +112,13 @@ class AuthorityQuery(PageQuery):
     ags = fields.String(
         validate=FullMatch(
             r"^[0-9]{2}([0-9]{3})?([0-9]{3})?$",
-            error=_l("Der AGS besteht aus 2, 5 oder 8 Ziffern. / An AGS has 2, 5 or 8 digits."),
+            error=_l("Der AGS besteht aus 2, 5 oder 8 Ziffern."),
         )
     )
     ars = fields.String(
         validate=FullMatch(
             r"^[0-9]{12}$",
-            error=_l("Der ARS besteht aus genau 12 Ziffern. / An ARS has exactly 12 digits."),
+            error=_l("Der ARS besteht aus genau 12 Ziffern."),
         )
     )
     level = fields.Enum(AuthorityLevel, by_value=True)
