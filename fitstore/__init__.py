@@ -70,7 +70,12 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     api.init_app(
-        app, spec_kwargs={"info": {"description": "FIT-Store API (read the docs at /api/v1/docs)"}}
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "FIT-Store API. The API documentation is in English; error messages follow Accept-Language (German by default)."
+            }
+        },
     )
     _init_login(app, login_manager)
 
@@ -127,7 +132,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",
-        {"type": "http", "scheme": "bearer", "description": "API-Token vom Konto-Bereich"},
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "API token from the account page (Mein Konto)",
+        },
     )
     for blueprint in api.API_BLUEPRINTS:
         smorest_api.register_blueprint(blueprint)

@@ -35,7 +35,7 @@ BASE_CONFIG = {
 }
 
 
-def _build_template(uri: str) -> None:
+def build_template(uri: str) -> None:
     from flask_migrate import upgrade
 
     from fitstore.services.demo import load_demo
@@ -50,10 +50,10 @@ def _build_template(uri: str) -> None:
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
     if PG_URL:
-        _build_template(PG_URL)
+        build_template(PG_URL)
         return PG_URL
     path = tmp_path_factory.mktemp("template") / "template.sqlite"
-    _build_template(f"sqlite:///{path}")
+    build_template(f"sqlite:///{path}")
     return path
 
 

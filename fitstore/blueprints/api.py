@@ -41,9 +41,14 @@ class ApiBlueprint(Blueprint):
         )
 
 
-accounts = ApiBlueprint("api_accounts", __name__, url_prefix=PREFIX, description="Das eigene Konto")
+accounts = ApiBlueprint(
+    "api_accounts", __name__, url_prefix=PREFIX, description="The caller's own account"
+)
 reference_data = ApiBlueprint(
-    "api_reference", __name__, url_prefix=PREFIX, description="Länder und Behörden (Referenzdaten)"
+    "api_reference",
+    __name__,
+    url_prefix=PREFIX,
+    description="Länder and authorities (reference data)",
 )
 # Bearer tokens, never cookies, authenticate the API: CSRF cannot apply.
 csrf.exempt(accounts)
@@ -55,7 +60,7 @@ BEARER = [{"bearerAuth": []}]
 @accounts.route("/me")
 @policy(Permission.OWN_ACCOUNT)
 @accounts.response(200, MeOut)
-@accounts.problem(401, "Kein, ungültiger oder widerrufener Bearer-Token")
+@accounts.problem(401, "Missing, invalid or revoked bearer token")
 @accounts.doc(security=BEARER)
 def me():
     """Who the bearer token belongs to"""
@@ -76,7 +81,7 @@ def laender():
 # location overrides the schema's RAISE); a misspelt filter must not widen the result.
 @reference_data.arguments(AuthorityQuery, location="query", as_kwargs=True, unknown=RAISE)
 @reference_data.response(200, AuthorityPageOut)
-@reference_data.problem(422, "Ungültiger Filter (z. B. AGS, ARS, Land) oder unbekannter Parameter")
+@reference_data.problem(422, "Invalid filter (e.g. AGS, ARS, Land) or unknown parameter")
 def authorities(
     page: int, page_size: int, land=None, q=None, ags=None, ars=None, level=None, lang=None
 ):

@@ -53,7 +53,7 @@ class MeOut(StrictSchema):
 class LandOut(StrictSchema):
     ags = fields.String(
         dump_only=True,
-        metadata={"description": "Amtlicher Gemeindeschlüssel des Landes (2 Ziffern)"},
+        metadata={"description": "Official key (AGS) of the Land, 2 digits"},
     )
     iso = fields.String(dump_only=True, metadata={"description": "ISO 3166-2:DE"})
     short = fields.String(dump_only=True)
@@ -80,7 +80,7 @@ class ApiQuery(StrictSchema):
 
     lang = fields.String(
         validate=validate.OneOf(["de", "en"]),
-        metadata={"description": "Sprache der Fehlermeldungen / language of error messages"},
+        metadata={"description": "Language of error messages (default: German)"},
     )
 
 
@@ -95,7 +95,7 @@ class AuthorityQuery(PageQuery):
             LAND_CODES,
             error=_l("Unbekanntes Land: AGS (z. B. 12), ISO-Code (DE-BB) oder Kürzel (BB)."),
         ),
-        metadata={"description": "AGS (12), ISO-Code (DE-BB) oder Kürzel (BB)"},
+        metadata={"description": "AGS (12), ISO code (DE-BB) or short code (BB)"},
     )
     q = fields.String(
         # NUL cannot be stored in or compared with PostgreSQL text; control
@@ -107,7 +107,7 @@ class AuthorityQuery(PageQuery):
                 error=_l("Der Suchbegriff enthält Steuerzeichen."),
             ),
         ],
-        metadata={"description": "Name, AGS- oder ARS-Anfang"},
+        metadata={"description": "Name, or the beginning of an AGS or ARS"},
     )
     ags = fields.String(
         validate=FullMatch(
@@ -145,12 +145,13 @@ class ProblemOut(Schema):
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String()
-    instance = fields.String(required=True, metadata={"description": "Pfad der Anfrage"})
+    instance = fields.String(required=True, metadata={"description": "Path of the request"})
     request_id = fields.String(
-        required=True, metadata={"description": "Auch im Header X-Request-ID; für den Support"}
+        required=True,
+        metadata={"description": "Also in the X-Request-ID header; quote it to support"},
     )
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
-        metadata={"description": "Feldname → Fehlermeldungen"},
+        metadata={"description": "Field name → error messages"},
     )

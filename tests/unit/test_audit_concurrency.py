@@ -20,7 +20,9 @@ def test_parallel_appends_keep_one_unbroken_chain(app):
     # Real commits on separate connections, outside the test's rolled-back transaction.
     engine = create_engine(PG_URL)
     with Session(engine) as session:
-        first_new_id = (session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0) + 1
+        first_new_id = (
+            session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
+        ) + 1
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
@@ -46,7 +48,11 @@ def test_parallel_appends_keep_one_unbroken_chain(app):
     try:
         assert errors == []
         with Session(engine) as session:
-            rows = list(session.scalars(select(AuditEvent).where(AuditEvent.id >= first_new_id).order_by(AuditEvent.id)))
+            rows = list(
+                session.scalars(
+                    select(AuditEvent).where(AuditEvent.id >= first_new_id).order_by(AuditEvent.id)
+                )
+            )
             assert len(rows) == 40
             for previous, current in zip(rows, rows[1:], strict=False):
                 assert current.prev_hash == previous.hash
