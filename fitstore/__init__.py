@@ -121,7 +121,17 @@ def _init_login(app: Flask, login_manager) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from fitstore.blueprints import account, admin, api, audit, auth, main
+    from fitstore.blueprints import (
+        account,
+        admin,
+        api,
+        api_listings,
+        audit,
+        auth,
+        exports,
+        listings,
+        main,
+    )
     from fitstore.extensions import api as smorest_api
 
     app.register_blueprint(main.bp)
@@ -129,6 +139,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(listings.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",
@@ -138,7 +150,7 @@ def _register_blueprints(app: Flask) -> None:
             "description": "API token from the account page (Mein Konto)",
         },
     )
-    for blueprint in api.API_BLUEPRINTS:
+    for blueprint in (*api.API_BLUEPRINTS, api_listings.listings_api):
         smorest_api.register_blueprint(blueprint)
 
 

@@ -48,6 +48,16 @@ class Conflict(DomainError):
     title = _l("Konflikt mit dem aktuellen Zustand")
 
 
+class PreconditionFailed(DomainError):
+    status = 412
+    title = _l("Vorbedingung fehlgeschlagen")
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = _l("Anfrage zu groß")
+
+
 TITLES = {
     400: _l("Ungültige Anfrage"),
     401: _l("Anmeldung erforderlich"),

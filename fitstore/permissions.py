@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fitstore.errors import Forbidden, NotFound, Unauthorized
-from fitstore.models import AuditEvent, Organisation, Role, User
+from fitstore.models import AuditEvent, Listing, ListingStatus, Organisation, Role, User
 
 
 class Permission(enum.StrEnum):
@@ -26,6 +26,13 @@ class Permission(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_AUDIT_EVENT = "view_audit_event"
     READ_FEEDBACK = "read_feedback"
+    VIEW_LISTING = "view_listing"
+    CREATE_LISTING = "create_listing"
+    EDIT_LISTING = "edit_listing"
+    SUBMIT_LISTING = "submit_listing"
+    REVIEW_LISTINGS = "review_listings"
+    WITHDRAW_LISTING = "withdraw_listing"
+    VIEW_INTERNAL_LISTINGS = "view_internal_listings"
 
 
 def _authenticated(actor: Any) -> bool:
@@ -77,6 +84,50 @@ def _read_feedback(actor, obj=None) -> bool:
     return _role(actor) in (Role.ADMIN, Role.FITKO)
 
 
+def _provider_member(actor, listing: Listing | None) -> bool:
+    return (
+        _authenticated(actor)
+        and listing is not None
+        and actor.land_ags is not None
+        and actor.land_ags == listing.provider_land_ags
+    )
+
+
+def _view_listing(actor, listing: Listing | None = None) -> bool:
+    # Only published listings are visible outside the provider's Land and FITKO.
+    if listing is not None and listing.status == ListingStatus.PUBLISHED:
+        return True
+    if _role(actor) in (Role.FITKO, Role.ADMIN):
+        return True
+    return _provider_member(actor, listing)
+
+
+def _create_listing(actor, obj=None) -> bool:
+    return _role(actor) == Role.EDITOR and actor.land_ags is not None
+
+
+def _edit_listing(actor, listing: Listing | None = None) -> bool:
+    # Only an editor of the provider Land writes a listing; FITKO reviews, never edits.
+    if listing is None:
+        return _create_listing(actor)
+    return _role(actor) == Role.EDITOR and _provider_member(actor, listing)
+
+
+def _review_listings(actor, obj=None) -> bool:
+    return _role(actor) == Role.FITKO
+
+
+def _withdraw_listing(actor, listing: Listing | None = None) -> bool:
+    return _review_listings(actor) or _edit_listing(actor, listing)
+
+
+def _view_internal_listings(actor, obj=None) -> bool:
+    """Sees non-public listings at all (its own Land's, or all for FITKO/admin)."""
+    return _role(actor) in (Role.FITKO, Role.ADMIN) or (
+        _authenticated(actor) and actor.land_ags is not None
+    )
+
+
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
@@ -88,6 +139,13 @@ POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.VIEW_AUDIT: _staff_or_land_member,
     Permission.VIEW_AUDIT_EVENT: _view_audit_event,
     Permission.READ_FEEDBACK: _read_feedback,
+    Permission.VIEW_LISTING: _view_listing,
+    Permission.CREATE_LISTING: _create_listing,
+    Permission.EDIT_LISTING: _edit_listing,
+    Permission.SUBMIT_LISTING: _edit_listing,
+    Permission.REVIEW_LISTINGS: _review_listings,
+    Permission.WITHDRAW_LISTING: _withdraw_listing,
+    Permission.VIEW_INTERNAL_LISTINGS: _view_internal_listings,
 }
 
 

@@ -21,6 +21,15 @@ def get_engine():
     return current_app.extensions['migrate'].db.engine
 
 
+# Indexes that migrations create for one database only (PostgreSQL full-text
+# search); they are not in the models, so autogenerate must not drop them.
+DATABASE_SPECIFIC_INDEXES = {"ix_listing_search_german"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "index" and name in DATABASE_SPECIFIC_INDEXES)
+
+
 def get_engine_url():
     try:
         return get_engine().url.render_as_string(hide_password=False).replace(
@@ -90,6 +99,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

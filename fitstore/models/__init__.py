@@ -2,6 +2,17 @@
 
 from fitstore.models.audit import AuditEvent
 from fitstore.models.feedback import AccessibilityFeedback
+from fitstore.models.listing import (
+    Listing,
+    ListingDocument,
+    ListingRevision,
+    ListingStatus,
+    ListingVersion,
+    Notification,
+    RevisionStatus,
+    Transport,
+    UserAccount,
+)
 from fitstore.models.organisation import Organisation, OrganisationKind
 from fitstore.models.reference import (
     Authority,
@@ -20,10 +31,19 @@ __all__ = [
     "AuthorityLevel",
     "CostKeyValue",
     "Land",
+    "Listing",
+    "ListingDocument",
+    "ListingRevision",
+    "ListingStatus",
+    "ListingVersion",
+    "Notification",
     "Organisation",
     "OrganisationKind",
+    "RevisionStatus",
     "Role",
     "Themenfeld",
+    "Transport",
     "User",
+    "UserAccount",
     "UserSession",
 ]
