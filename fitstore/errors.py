@@ -53,6 +53,13 @@ class PreconditionFailed(DomainError):
     title = _l("Vorbedingung fehlgeschlagen")
 
 
+class PreconditionRequired(DomainError):
+    """RFC 6585: the request must be conditional (``If-Match``) to prevent lost updates."""
+
+    status = 428
+    title = _l("Vorbedingung erforderlich")
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     title = _l("Anfrage zu groß")
@@ -69,6 +76,7 @@ TITLES = {
     413: _l("Anfrage zu groß"),
     415: _l("Nicht unterstützter Inhaltstyp"),
     422: _l("Eingaben ungültig"),
+    428: _l("Vorbedingung erforderlich"),
     429: _l("Zu viele Anfragen"),
     500: _l("Interner Fehler"),
 }

@@ -10,6 +10,7 @@ row and notifies the other side in the same transaction.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import re
@@ -18,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -123,6 +124,21 @@ def checklist_state(listing_or_content) -> dict[str, bool]:
 def unmet_mandatory(listing: Listing) -> list[Criterion]:
     state = checklist_state(listing)
     return [c for c in criteria() if c.level == "MUSS" and not state[c.key]]
+
+
+# --- choices for forms (reference data, readable by anyone) ----------------------------
+
+
+def list_themenfelder() -> list[Themenfeld]:
+    return list(db.session.scalars(select(Themenfeld).order_by(Themenfeld.number)))
+
+
+def list_operators(*, include_inactive: bool = False) -> list[Organisation]:
+    """IT-Dienstleister that may operate a listing (all of them to name old values)."""
+    query = select(Organisation).where(Organisation.kind == OrganisationKind.IT_DIENSTLEISTER)
+    if not include_inactive:
+        query = query.where(Organisation.active.is_(True))
+    return list(db.session.scalars(query.order_by(Organisation.name)))
 
 
 # --- validation ---------------------------------------------------------------------
@@ -382,14 +398,33 @@ def _check_version(listing: Listing, expected_version: int | None) -> None:
         )
 
 
+def _concurrent_change() -> Conflict:
+    db.session.rollback()
+    return Conflict(
+        _("Jemand anderes hat die Leistung gleichzeitig geändert. Bitte laden Sie sie neu.")
+    )
+
+
 def _commit() -> None:
     try:
         db.session.commit()
     except StaleDataError:
-        db.session.rollback()
-        raise Conflict(
-            _("Jemand anderes hat die Leistung gleichzeitig geändert. Bitte laden Sie sie neu.")
-        ) from None
+        raise _concurrent_change() from None
+
+
+def _conflict_on_stale(use_case):
+    """A concurrent writer makes our versioned UPDATE match no row (StaleDataError). That
+    surfaces at the first flush, which is usually ``audit.record``'s, not the commit: map it
+    to 409 wherever it happens."""
+
+    @functools.wraps(use_case)
+    def run(*args, **kwargs):
+        try:
+            return use_case(*args, **kwargs)
+        except StaleDataError:
+            raise _concurrent_change() from None
+
+    return run
 
 
 # --- use cases -------------------------------------------------------------------------------
@@ -417,6 +452,7 @@ def create_listing(actor, data: dict[str, Any]) -> Listing:
     return listing
 
 
+@_conflict_on_stale
 def update_listing(
     actor, listing_id: int, data: dict[str, Any], expected_version: int | None = None
 ):
@@ -490,6 +526,7 @@ def _transition(actor, listing: Listing, action: str) -> ListingStatus:
     return target
 
 
+@_conflict_on_stale
 def submit_listing(actor, listing_id: int, expected_version: int | None = None) -> Listing:
     """Permission SUBMIT_LISTING (provider editor): draft -> submitted. Raises Conflict (409)."""
     listing = get_listing(actor, listing_id)
@@ -510,6 +547,7 @@ def submit_listing(actor, listing_id: int, expected_version: int | None = None) 
     return listing
 
 
+@_conflict_on_stale
 def publish_listing(actor, listing_id: int, expected_version: int | None = None) -> Listing:
     """Permission REVIEW_LISTINGS (FITKO only): submitted -> published, version 1 (or next)."""
     listing = get_listing(actor, listing_id)
@@ -545,6 +583,7 @@ def publish_listing(actor, listing_id: int, expected_version: int | None = None)
     return listing
 
 
+@_conflict_on_stale
 def reject_listing(
     actor, listing_id: int, reason: str, expected_version: int | None = None
 ) -> Listing:
@@ -576,6 +615,7 @@ def reject_listing(
     return listing
 
 
+@_conflict_on_stale
 def withdraw_listing(actor, listing_id: int, expected_version: int | None = None) -> Listing:
     """Permission WITHDRAW_LISTING (provider editor or FITKO): published -> withdrawn."""
     listing = get_listing(actor, listing_id)
@@ -597,6 +637,7 @@ def withdraw_listing(actor, listing_id: int, expected_version: int | None = None
     return listing
 
 
+@_conflict_on_stale
 def accept_revision(actor, listing_id: int) -> Listing:
     """Permission REVIEW_LISTINGS: the pending revision becomes the next published version."""
     listing = get_listing(actor, listing_id)
@@ -647,6 +688,7 @@ def accept_revision(actor, listing_id: int) -> Listing:
     return listing
 
 
+@_conflict_on_stale
 def reject_revision(actor, listing_id: int, reason: str) -> Listing:
     """Permission REVIEW_LISTINGS: the pending revision is refused with a reason; text unchanged."""
     listing = get_listing(actor, listing_id)
@@ -783,7 +825,12 @@ def _text_filter(query: Select, q: str, dialect: str):
         words = words_of(q)
         vector = func.to_tsvector("german", Listing.search_document)
         tsquery = func.to_tsquery("german", " & ".join(f"{word}:*" for word in words))
-        return query.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery)
+        # The filter uses the GIN-indexed expression; the rank weights title words higher
+        # (A) than the rest of the document (D), like the SQLite branch's title bonus.
+        weighted = func.setweight(
+            func.to_tsvector("german", Listing.title), literal_column("'A'")
+        ).op("||")(vector)
+        return query.where(vector.op("@@")(tsquery)), func.ts_rank(weighted, tsquery)
     conditions = []
     rank = literal(0)
     for term in terms:
@@ -904,6 +951,7 @@ def versions(actor, listing_id: int) -> tuple[Listing, list[tuple[ListingVersion
     for version in db.session.scalars(
         select(ListingVersion)
         .where(ListingVersion.listing_id == listing.id)
+        .options(selectinload(ListingVersion.published_by))  # no query per version
         .order_by(ListingVersion.number)
     ):
         content = json.loads(version.content)
