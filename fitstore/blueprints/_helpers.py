@@ -66,4 +66,5 @@ def page_url(endpoint: str, number: int, keep=()) -> str:
 
 def page_arg() -> int:
     value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    # isascii(): "²".isdigit() is true, but int("²") fails.
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1

@@ -136,6 +136,7 @@ def test_pages_use_only_vendored_assets(client):
     "query",
     [
         "endpoint=x",
+        "page=%C2%B2",  # a superscript two is a digit to isdigit(), not to int()
         "_method=POST",
         "_external=1",
         "code=HE",
