@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, redirect, request, session, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from fitstore import config as config_module
+from fitstore.models.base import MAX_ID
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -24,6 +27,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         instance_relative_config=True,
     )
+    # Ids beyond a 32-bit integer cannot exist; refusing them in routing (404)
+    # keeps them away from the database, which would fail on the overflow.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_object(config_module.DefaultConfig)
     config_module.load_environment(app.config)
     if config:
@@ -32,6 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["ENV"] == "production" and app.config.get("DEBUG"):
         logging.getLogger(__name__).warning("DEBUG is on in production as explicitly configured")
 
+    if app.config["PROXY_COUNT"]:
+        # Behind TLS-terminating proxies: the real client address (rate limits) and scheme (HSTS).
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -44,6 +54,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+# C0 control characters other than tab, newline and carriage return never belong
+# in a form or query value (PostgreSQL refuses NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _fields_with_control_characters() -> list[str]:
+    items = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    if request.method == "POST" and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        items.extend(request.form.items(multi=True))
+    return sorted(
+        {name for name, value in items if isinstance(value, str) and _CONTROL.search(value)}
+    )
 
 
 def _select_locale() -> str:
@@ -162,6 +195,7 @@ CSP = (
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from flask_babel import gettext as _
     from flask_login import current_user
 
     from fitstore.errors import Forbidden, NotFound
@@ -173,6 +207,15 @@ def _register_request_hooks(app: Flask) -> None:
 
     # First of all hooks, so answers from the CSRF and rate-limit hooks carry it too.
     app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
+
+    @app.before_request
+    def refuse_control_characters():
+        fields = _fields_with_control_characters() if request.endpoint is not None else []
+        if fields:
+            from fitstore.errors import Invalid
+
+            message = _("Die Eingabe enthält unzulässige Steuerzeichen.")
+            raise Invalid(detail=message, errors={name: [message] for name in fields})
 
     @app.before_request
     def enforce_route_policy():
@@ -205,11 +248,18 @@ def _register_request_hooks(app: Flask) -> None:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if "request_id" in g:
             headers["X-Request-ID"] = g.request_id
+        # Pages differ by language (Accept-Language, the session's choice).
+        response.vary.update(("Accept-Language", "Cookie"))
         # g._login_user is what Flask-Login loaded; reading it never touches the database.
         if getattr(g.get("_login_user"), "is_authenticated", False):
             # Pages of a logged-in user must not be kept by shared caches or the back button.
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+    from fitstore.blueprints._helpers import page_url
+
+    # A global, not a context variable: imported macros (pagination) see globals only.
+    app.jinja_env.globals["page_url"] = page_url
 
     @app.context_processor
     def template_helpers():

@@ -37,7 +37,8 @@ def load_reference_command() -> None:
 
     report = load_reference()
     click.echo(
-        f"Länder: {report.laender}, Themenfelder: {report.themenfelder}, "
+        f"Länder: {report.laender}, organisations added: {report.organisations_added}, "
+        f"Themenfelder: {report.themenfelder}, "
         f"authorities added: {report.authorities_added}, updated: {report.authorities_updated}, "
         f"cost-key values: {report.cost_key_values}"
     )
@@ -86,7 +87,7 @@ def create_user_command(email: str, org: str, role: str, name: str | None, passw
         user = create_user(
             SystemActor(),
             email=email,
-            name=name or email,
+            name=name or email.split("@")[0][:120],
             role=role,
             organisation_id=organisation.id,
             password=password,
@@ -114,7 +115,14 @@ def create_token_command(email: str, name: str) -> None:
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
         raise click.ClickException(f"No active user {email!r}.")
-    _token, secret = create_token(user, name)
+    from fitstore.errors import Invalid
+
+    try:
+        _token, secret = create_token(user, name)
+    except Invalid as error:
+        raise click.ClickException(
+            " ".join(str(m) for ms in error.errors.values() for m in ms)
+        ) from None
     click.echo(secret)
 
 
@@ -124,14 +132,28 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--expect-head",
+    metavar="ID:HASH",
+    help="A head printed by an earlier run; detects newest rows that were cut off since.",
+)
 @with_appcontext
-def verify_command() -> None:
+def verify_command(expect_head: str | None) -> None:
     """Check the hash chain; exit 1 at the first broken link."""
     from fitstore.services.audit import verify_chain
 
-    result = verify_chain()
+    expected = None
+    if expect_head:
+        head_id, _sep, head_hash = expect_head.partition(":")
+        if not head_id.isdigit() or len(head_hash) != 64:
+            raise click.BadParameter(
+                "use ID:HASH as printed by 'audit verify'", param_hint="--expect-head"
+            )
+        expected = (int(head_id), head_hash)
+    result = verify_chain(expect_head=expected)
     if result.ok:
         click.echo(f"OK: {result.checked} audit events, chain intact.")
+        click.echo(f"head: {result.head_id}:{result.head_hash}")
         return
     click.echo(
         f"BROKEN at audit event {result.broken_id}: {result.reason} "

@@ -33,8 +33,6 @@ class DefaultConfig:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
     # Idle sessions expire server-side after this many minutes.
     SESSION_IDLE_MINUTES = 60
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
 
     WTF_CSRF_TIME_LIMIT = None  # bound to the session, which expires itself
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -45,9 +43,15 @@ class DefaultConfig:
 
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
-    # Failed logins allowed per account and per client address in the window.
+    # A moving window: no 5 + 5 attempts across a fixed window's boundary.
+    RATELIMIT_STRATEGY = "moving-window"
+    # Login attempts per account (a success forgets the failures) and per client
+    # address (every attempt counts; behind a proxy set PROXY_COUNT so the real
+    # client address is seen, and raise this for large shared ministry networks).
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
-    LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "60 per 15 minutes"
+    # Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host).
+    PROXY_COUNT = 0
     FEEDBACK_LIMIT = "10 per hour"
 
     BABEL_DEFAULT_LOCALE = "de"
@@ -78,16 +82,23 @@ def load_environment(config: dict) -> None:
     config.update(env_config)
 
 
+ENVIRONMENTS = ("development", "testing", "production")
+
+
 def finalise(app) -> None:
     """Fill the settings that depend on the instance folder or the environment."""
     config = app.config
+    if config["ENV"] not in ENVIRONMENTS:
+        # Fail closed: "Production" or "prod" must not silently mean "not production".
+        raise RuntimeError(
+            f"FITSTORE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {config['ENV']!r}."
+        )
     instance = Path(app.instance_path)
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         instance.mkdir(parents=True, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'fitstore.sqlite'}"
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = config["ENV"] != "development"
-    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     if not config.get("SECRET_KEY"):
         if config["ENV"] == "production":
             raise RuntimeError("FITSTORE_SECRET_KEY must be set in production.")

@@ -172,7 +172,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("Unhandled error (request id %s)", getattr(g, "request_id", "-"))
+        from flask_login import AnonymousUserMixin
+
         from fitstore.extensions import db
 
-        db.session.rollback()
-        return _respond(500, _("Ein unerwarteter Fehler ist aufgetreten."))
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001  the database may be what failed
+            log.exception("rollback after an unhandled error failed")
+        if "_login_user" not in g:
+            # The error may come from loading the user; the page must not try again.
+            g._login_user = AnonymousUserMixin()
+        try:
+            return _respond(500, _("Ein unerwarteter Fehler ist aufgetreten."))
+        except Exception:  # noqa: BLE001  last resort: a plain page that cannot fail
+            log.exception("rendering the error page failed")
+            body = f"500 – Interner Fehler / Internal error. Vorgangsnummer / request id: {g.get('request_id', '-')}"
+            return body, 500, {"Content-Type": "text/plain; charset=utf-8"}

@@ -51,8 +51,9 @@ def _own_account(actor, obj=None) -> bool:
     return _authenticated(actor)
 
 
-def _staff_or_land_member(actor, obj=None) -> bool:
-    # Admins and FITKO see everything; a Land user sees the lists scoped to its Land.
+def _any_member(actor, obj=None) -> bool:
+    # Any logged-in user may open the list; the service scopes it (admins and FITKO
+    # see everything, a Land user its own Land, Bund staff no Land's rows).
     return _authenticated(actor)
 
 
@@ -131,12 +132,12 @@ def _view_internal_listings(actor, obj=None) -> bool:
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
-    Permission.VIEW_USERS: _staff_or_land_member,
+    Permission.VIEW_USERS: _any_member,
     Permission.VIEW_USER: _view_user,
     Permission.MANAGE_USERS: _admin_only,
     Permission.VIEW_ORGANISATIONS: _view_organisations,
     Permission.MANAGE_ORGANISATIONS: _admin_only,
-    Permission.VIEW_AUDIT: _staff_or_land_member,
+    Permission.VIEW_AUDIT: _any_member,
     Permission.VIEW_AUDIT_EVENT: _view_audit_event,
     Permission.READ_FEEDBACK: _read_feedback,
     Permission.VIEW_LISTING: _view_listing,

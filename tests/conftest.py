@@ -184,15 +184,15 @@ def count_queries(app):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run against SQLite only; row-lock tests need PostgreSQL.
+    """Browser and threaded tests run against SQLite only; row-lock tests need PostgreSQL.
 
     Each run deselects (not skips) what belongs to the other run, and
     scripts/test.sh runs both, so nothing is silently left out.
     """
-    unwanted = "browser" if PG_URL else "postgres_only"
+    unwanted = ("browser", "threaded") if PG_URL else ("postgres_only",)
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker(unwanted) else keep).append(item)
+        (drop if any(item.get_closest_marker(m) for m in unwanted) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

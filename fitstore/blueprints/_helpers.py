@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import request, session
+from flask import request, session, url_for
 from flask_login import login_user
 from flask_wtf import FlaskForm
 
@@ -24,7 +24,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def begin_session(user) -> None:
+def begin_session(user, action: str = "auth.login") -> None:
     """Start a fresh server-side session for ``user`` in a cleared cookie session.
 
     Nothing from before survives (session fixation) except the language choice.
@@ -33,7 +33,7 @@ def begin_session(user) -> None:
 
     language = session.get("lang")
     session.clear()
-    session_id = auth.start_session(user, request.user_agent.string)
+    session_id = auth.start_session(user, request.user_agent.string, action)
     login_user(user)
     session["sid"] = session_id
     if language:
@@ -54,6 +54,17 @@ def apply_errors(form: FlaskForm, error: Invalid) -> list[str]:
     return unplaced
 
 
+def page_url(endpoint: str, number: int, keep=()) -> str:
+    """The URL of page ``number`` of the current list, carrying over only the ``keep`` parameters.
+
+    Spreading ``request.args`` into ``url_for`` would let a visitor inject its own
+    keyword arguments (``endpoint``, ``_external``, the route's own parameters).
+    """
+    params = {name: request.args.getlist(name) for name in keep if request.args.getlist(name)}
+    return url_for(endpoint, **(request.view_args or {}), **params, page=number)
+
+
 def page_arg() -> int:
     value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    # isascii(): "²".isdigit() is true, but int("²") fails.
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1

@@ -46,8 +46,13 @@ def change_password():
         except Invalid as error:
             return _render(password_form=form, form_errors=apply_errors(form, error), status=422)
         # Every session was revoked, this one included; continue in a fresh one.
-        begin_session(current_user._get_current_object())
-        flash(_("Ihr Passwort wurde geändert. Alle anderen Sitzungen wurden beendet."), "success")
+        begin_session(current_user._get_current_object(), "auth.session_renewed")
+        flash(
+            _(
+                "Ihr Passwort wurde geändert. Alle anderen Sitzungen und alle API-Tokens wurden beendet."
+            ),
+            "success",
+        )
         return redirect(url_for("account.index"))
     return _render(password_form=form, status=422)
 

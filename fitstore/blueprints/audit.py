@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
@@ -25,6 +23,5 @@ def index():
 @bp.get("/<int:event_id>")
 @policy(Permission.VIEW_AUDIT)
 def event(event_id: int):
-    event = audit_log.get_event(current_user, event_id)
-    details = json.loads(event.details or "{}")
+    event, details = audit_log.get_event(current_user, event_id)
     return render_template("audit/event.html", event=event, details=details)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import (
     Blueprint,
     current_app,
@@ -13,7 +15,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
+from limits import parse
+from werkzeug.exceptions import TooManyRequests
 
 from fitstore.blueprints._helpers import begin_session, safe_next
 from fitstore.extensions import limiter
@@ -24,30 +29,43 @@ from fitstore.services import auth
 bp = Blueprint("auth", __name__)
 
 
-def _account_key() -> str:
-    return "login-account:" + auth.normalise_email(request.form.get("email", ""))
+def _claim_login_attempt(email: str) -> int | None:
+    """Count this attempt *before* the password is checked; None if allowed, else seconds to wait.
+
+    Counting first is atomic in the limiter's storage (memory or Redis), so a burst
+    of parallel requests cannot slip past the limit before any of them is counted.
+    """
+    strategy = limiter.limiter
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "") or "fitstore"
+    buckets = (
+        (
+            parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]),
+            "login-account",
+            auth.normalise_email(email),
+        ),
+        (
+            parse(current_app.config["LOGIN_LIMIT_PER_ADDRESS"]),
+            "login-address",
+            get_remote_address(),
+        ),
+    )
+    wait = None
+    for limit, scope, key in buckets:
+        if not strategy.hit(limit, prefix, scope, key):
+            reset_at, _remaining = strategy.get_window_stats(limit, prefix, scope, key)
+            wait = max(wait or 0, int(reset_at - time.time()) + 1)
+    return wait
 
 
-def _failed(response) -> bool:
-    # Only failed attempts count; a successful login redirects.
-    return response.status_code != 302
+def _forget_failures(email: str) -> None:
+    """A successful login clears the account's failures (the address bucket keeps counting)."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "") or "fitstore"
+    limit = parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+    limiter.limiter.clear(limit, prefix, "login-account", auth.normalise_email(email))
 
 
 @bp.route("/anmelden", methods=["GET", "POST"])
 @policy(Permission.PUBLIC)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_failed,
-    scope="login-account",
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed,
-    scope="login-address",
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -56,10 +74,14 @@ def login():
         form.next.data = safe_next(request.args.get("next"))
     failed = False
     if form.validate_on_submit():
+        wait = _claim_login_attempt(form.email.data)
+        if wait is not None:
+            raise TooManyRequests(retry_after=wait)
         user = auth.authenticate(form.email.data, form.password.data)
         if user is None:
             failed = True
         else:
+            _forget_failures(form.email.data)
             begin_session(user)
             flash(_("Sie sind angemeldet."), "success")
             return redirect(safe_next(form.next.data) or url_for("main.home"))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
 from fitstore.errors import Invalid, NotFound
 from fitstore.extensions import db
 from fitstore.models import Land, Organisation, OrganisationKind, Role, User
+from fitstore.models.base import is_id
 from fitstore.models.organisation import LAND_BOUND_KINDS
 from fitstore.permissions import Permission, can, require
 from fitstore.services import audit
@@ -16,32 +18,29 @@ from fitstore.services.auth import (
     is_valid_email,
     normalise_email,
     revoke_all_sessions,
+    revoke_all_tokens,
     validate_password,
 )
 from fitstore.services.pagination import Page, paginate
 
 
-def _organisation_query(actor) -> Select:
-    return select(Organisation).order_by(Organisation.kind, Organisation.name)
+def _organisation_query() -> Select:
+    return (
+        select(Organisation)
+        .options(joinedload(Organisation.land))
+        .order_by(Organisation.kind, Organisation.name)
+    )
 
 
 def list_organisations(actor, page: int = 1, per_page: int = 50) -> Page:
     """Permission VIEW_ORGANISATIONS."""
     require(actor, Permission.VIEW_ORGANISATIONS)
-    return paginate(_organisation_query(actor), page, per_page)
+    return paginate(_organisation_query(), page, per_page)
 
 
 def all_organisations(actor) -> list[Organisation]:
     require(actor, Permission.VIEW_ORGANISATIONS)
-    return list(db.session.scalars(_organisation_query(actor)))
-
-
-def get_organisation(actor, organisation_id: int) -> Organisation:
-    require(actor, Permission.VIEW_ORGANISATIONS)
-    organisation = db.session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise NotFound()
-    return organisation
+    return list(db.session.scalars(_organisation_query()))
 
 
 def create_organisation(
@@ -109,6 +108,7 @@ def set_organisation_active(actor, organisation_id: int, active: bool) -> Organi
     if not active:
         for user in organisation.users:
             revoke_all_sessions(user)
+            revoke_all_tokens(user)
     audit.record(
         actor,
         "organisation.activated" if active else "organisation.deactivated",
@@ -128,9 +128,11 @@ def _user_query(actor, q: str | None = None, organisation_id: int | None = None)
             Organisation.land_ags == actor.land_ags, Organisation.land_ags.is_not(None)
         )
     if q:
-        pattern = f"%{q.strip().lower()}%"
+        escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         query = query.where(
-            func.lower(User.email).like(pattern) | func.lower(User.name).like(pattern)
+            func.lower(User.email).like(pattern, escape="\\")
+            | func.lower(User.name).like(pattern, escape="\\")
         )
     if organisation_id:
         query = query.where(User.organisation_id == organisation_id)
@@ -169,9 +171,9 @@ def create_user(
         errors["email"] = [_("Diese E-Mail-Adresse ist bereits registriert.")]
     if not 2 <= len(name) <= 120:
         errors["name"] = [_("Bitte geben Sie einen Namen mit 2 bis 120 Zeichen an.")]
-    organisation = db.session.get(Organisation, organisation_id) if organisation_id else None
-    if organisation is None:
-        errors["organisation_id"] = [_("Bitte wählen Sie eine Organisation.")]
+    organisation = db.session.get(Organisation, organisation_id) if is_id(organisation_id) else None
+    if organisation is None or not organisation.active:
+        errors["organisation_id"] = [_("Bitte wählen Sie eine aktive Organisation.")]
     try:
         role_value = Role(role)
     except ValueError:
@@ -183,6 +185,13 @@ def create_user(
         and organisation.kind != OrganisationKind.FITKO
     ):
         errors["role"] = [_("Die Rolle FITKO ist Beschäftigten der FITKO vorbehalten.")]
+    if (
+        role_value == Role.ADMIN
+        and organisation is not None
+        and organisation.kind != OrganisationKind.FITKO
+    ):
+        # An admin sees every Land's data: only the operator of the store administers it.
+        errors["role"] = [_("Die Administration ist Beschäftigten der FITKO vorbehalten.")]
     try:
         validate_password(password)
     except Invalid as exc:
@@ -223,6 +232,7 @@ def set_user_active(actor, user_id: int, active: bool) -> User:
     user.active = active
     if not active:
         revoke_all_sessions(user)
+        revoke_all_tokens(user)
     audit.record(
         actor,
         "user.activated" if active else "user.deactivated",

@@ -96,12 +96,21 @@ class VerifyResult:
     checked: int
     broken_id: int | None = None
     reason: str | None = None
+    head_id: int | None = None
+    head_hash: str | None = None
 
 
-def verify_chain(batch_size: int = 1000) -> VerifyResult:
-    """Walk the chain in id order and report the first row that does not fit."""
+def verify_chain(
+    batch_size: int = 1000, expect_head: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Walk the chain in id order and report the first row that does not fit.
+
+    The chain alone cannot show that its newest rows were cut off; ``expect_head``
+    (an id and hash recorded earlier, e.g. by a daily export) closes that gap.
+    """
     expected_prev = GENESIS_HASH
     checked = 0
+    head: AuditEvent | None = None
     rows = db.session.execute(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch_size)
     ).scalars()
@@ -117,4 +126,17 @@ def verify_chain(batch_size: int = 1000) -> VerifyResult:
             return VerifyResult(False, checked, event.id, "content changed after it was written")
         expected_prev = event.hash
         checked += 1
-    return VerifyResult(True, checked)
+        if expect_head is not None and event.id == expect_head[0] and event.hash != expect_head[1]:
+            return VerifyResult(False, checked, event.id, "differs from the recorded head")
+        head = event
+    head_id, head_hash = (head.id, head.hash) if head else (None, None)
+    if expect_head is not None and (head_id is None or head_id < expect_head[0]):
+        return VerifyResult(
+            False,
+            checked,
+            expect_head[0],
+            "recorded head is missing: newest rows were deleted",
+            head_id,
+            head_hash,
+        )
+    return VerifyResult(True, checked, head_id=head_id, head_hash=head_hash)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from fitstore.extensions import db
@@ -24,7 +26,8 @@ def list_events(actor, *, action: str | None = None, page: int = 1, per_page: in
     return paginate(query, page, per_page)
 
 
-def get_event(actor, event_id: int) -> AuditEvent:
+def get_event(actor, event_id: int) -> tuple[AuditEvent, dict]:
+    """Permission VIEW_AUDIT_EVENT; another Land's row is NotFound. Returns the row and its details."""
     from fitstore.errors import NotFound
 
     require(actor, Permission.VIEW_AUDIT)
@@ -32,4 +35,4 @@ def get_event(actor, event_id: int) -> AuditEvent:
     if event is None:
         raise NotFound()
     require(actor, Permission.VIEW_AUDIT_EVENT, event, hide=True)
-    return event
+    return event, json.loads(event.details or "{}")

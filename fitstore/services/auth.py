@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fitstore.errors import Invalid, NotFound
@@ -84,15 +84,16 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def start_session(user: User, user_agent: str | None = None) -> str:
-    """Create the server-side session record for a successful login; returns the cookie id."""
+def start_session(user: User, user_agent: str | None = None, action: str = "auth.login") -> str:
+    """Create the server-side session record (after a login, or renewed after a password
+    change: ``action``); returns the cookie id."""
     session_id = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(
             id_hash=_sha256(session_id), user_id=user.id, user_agent=(user_agent or "")[:200]
         )
     )
-    audit.record(user, "auth.login", "user", user.id, land_ags=user.land_ags)
+    audit.record(user, action, "user", user.id, land_ags=user.land_ags)
     db.session.commit()
     return session_id
 
@@ -137,8 +138,18 @@ def revoke_all_sessions(user: User) -> None:
     )
 
 
+def revoke_all_tokens(user: User) -> None:
+    """Revoke every API token of ``user`` in the current transaction."""
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 def change_password(actor: User, current_password: str, new_password: str) -> None:
-    """Permission OWN_ACCOUNT. Raises Invalid. Revokes every session of the user."""
+    """Permission OWN_ACCOUNT. Raises Invalid. Revokes every session and API token of the
+    user: a token made with a stolen password must not outlive the password."""
     require(actor, Permission.OWN_ACCOUNT)
     if not check_password_hash(actor.password_hash, current_password or ""):
         raise Invalid(errors={"current_password": [_("Das aktuelle Passwort ist falsch.")]})
@@ -146,6 +157,7 @@ def change_password(actor: User, current_password: str, new_password: str) -> No
     actor.password_hash = hash_password(new_password)
     actor.password_changed_at = utcnow()
     revoke_all_sessions(actor)
+    revoke_all_tokens(actor)
     audit.record(actor, "user.password_changed", "user", actor.id, land_ags=actor.land_ags)
     db.session.commit()
 
@@ -209,11 +221,3 @@ def user_for_token(secret: str) -> User | None:
         token.last_used_at = now
         db.session.commit()
     return token.user
-
-
-def active_session_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-    )

@@ -29,9 +29,8 @@ LAND_MINISTRIES = {
     "NW": "Ministerium für Heimat, Kommunales, Bau und Digitalisierung NRW",
 }
 
+# FITKO and the Bund come with the reference data; the demo adds IT-Dienstleister.
 SPECIAL_ORGANISATIONS = [
-    (OrganisationKind.FITKO, "FITKO (Föderale IT-Kooperation)", "FITKO", None),
-    (OrganisationKind.BUND, "Bundesministerium des Innern (BMI)", "BMI", None),
     (
         OrganisationKind.IT_DIENSTLEISTER,
         "Zentraler IT-Dienstleister des Landes Brandenburg",
@@ -121,11 +120,9 @@ def load_demo() -> DemoReport:
     report = DemoReport()
     # One hash for all demo users: they share the published demo password anyway.
     password_hash = hash_password(DEMO_PASSWORD)
-    special = {
-        short: _organisation(kind, name, short, land, report)
-        for kind, name, short, land in SPECIAL_ORGANISATIONS
-    }
-    fitko = special["FITKO"]
+    for kind, name, short, land in SPECIAL_ORGANISATIONS:
+        _organisation(kind, name, short, land, report)
+    fitko = db.session.scalar(select(Organisation).where(Organisation.short_name == "FITKO"))
     _user("admin@demo.test", "Demo-Administration", Role.ADMIN, fitko, password_hash, report)
     _user("fitko-1@demo.test", "Erika Prüferin (FITKO)", Role.FITKO, fitko, password_hash, report)
     _user(

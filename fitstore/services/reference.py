@@ -15,7 +15,16 @@ from sqlalchemy import insert, or_, select
 
 from fitstore.errors import Invalid, NotFound
 from fitstore.extensions import db
-from fitstore.models import Authority, AuthorityLevel, CostKeyValue, Land, Themenfeld
+from fitstore.models import (
+    Authority,
+    AuthorityLevel,
+    CostKeyValue,
+    Land,
+    Organisation,
+    OrganisationKind,
+    Themenfeld,
+)
+from fitstore.services import audit
 from fitstore.services.pagination import Page, paginate
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -26,6 +35,12 @@ def _read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
+FEDERAL_ORGANISATIONS = (
+    (OrganisationKind.FITKO, "FITKO (Föderale IT-Kooperation)", "FITKO"),
+    (OrganisationKind.BUND, "Bundesministerium des Innern (BMI)", "BMI"),
+)
+
+
 def shipped_land_codes() -> tuple[tuple[str, str, str], ...]:
     """(AGS, ISO, short) of the 16 Länder as shipped in ``laender.csv``."""
     return tuple((row["ags"], row["iso"], row["short"]) for row in _read_csv("laender.csv"))
@@ -34,6 +49,7 @@ def shipped_land_codes() -> tuple[tuple[str, str, str], ...]:
 @dataclass
 class LoadReport:
     laender: int = 0
+    organisations_added: int = 0
     themenfelder: int = 0
     authorities_added: int = 0
     authorities_updated: int = 0
@@ -51,6 +67,25 @@ def load_reference() -> LoadReport:
         db.session.add(land)
         report.laender += 1
     db.session.flush()
+
+    # FITKO (the Anbieter of every contract) and the Bund exist in every installation;
+    # the first admin account belongs to FITKO (``fitstore user create … --org FITKO``).
+    for kind, name, short_name in FEDERAL_ORGANISATIONS:
+        if (
+            db.session.scalar(select(Organisation.id).where(Organisation.short_name == short_name))
+            is None
+        ):
+            organisation = Organisation(kind=kind, name=name, short_name=short_name, land_ags=None)
+            db.session.add(organisation)
+            db.session.flush()
+            audit.record(
+                None,
+                "organisation.created",
+                "organisation",
+                organisation.id,
+                details={"name": name, "kind": kind.value, "source": "reference"},
+            )
+            report.organisations_added += 1
 
     short_to_ags = {row["short"]: row["ags"] for row in laender}
     existing_fields = {t.number: t for t in db.session.scalars(select(Themenfeld))}

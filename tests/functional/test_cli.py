@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from fitstore.extensions import db
 from fitstore.models import AuditEvent, Authority, CostKeyValue, Land, User
@@ -111,3 +111,79 @@ def test_audit_verify_reports_ok_and_the_first_broken_row(app):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"BROKEN at audit event {target}" in result.output
+
+
+def test_a_production_installation_can_create_its_first_admin(tmp_path):
+    """db upgrade + load-reference + user create: no demo data needed (it is refused in production)."""
+    from flask_migrate import upgrade
+
+    from fitstore import create_app
+    from tests.conftest import BASE_CONFIG
+
+    # A fresh, empty database of its own (the shared test databases hold the demo).
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "ENV": "production",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.sqlite'}",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo"]).exit_code != 0
+    result = runner.invoke(args=["load-reference"])
+    assert result.exit_code == 0 and "organisations added: 2" in result.output
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "root@fitko.example",
+            "--org",
+            "FITKO",
+            "--role",
+            "admin",
+            "--password",
+            "ein sehr langes Passwort",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+        db.engine.dispose()
+
+
+def test_audit_verify_with_an_expected_head(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["audit", "verify"])
+    head = first.output.strip().splitlines()[-1].removeprefix("head: ")
+    assert runner.invoke(args=["audit", "verify", "--expect-head", head]).exit_code == 0
+    head_id = int(head.split(":")[0])
+    with app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.id == head_id))
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify", "--expect-head", head])
+    assert result.exit_code == 1
+    assert "newest rows were deleted" in result.output
+    assert runner.invoke(args=["audit", "verify", "--expect-head", "nonsense"]).exit_code == 2
+
+
+def test_load_reference_updates_a_changed_row(app):
+    with app.app_context():
+        db.session.execute(update(Authority).where(Authority.ags == "12062").values(name="Falsch"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["load-reference"])
+    assert "updated: 1" in result.output
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Authority.name).where(Authority.ags == "12062"))
+            == "Elbe-Elster"
+        )
+
+
+def test_token_create_refuses_an_empty_name(app):
+    result = app.test_cli_runner().invoke(
+        args=["token", "create", "viewer-sn@demo.test", "--name", ""]
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -129,3 +130,29 @@ def test_pages_use_only_vendored_assets(client):
         assert external == [], url
     assert client.get("/static/vendor/kern-ux/kern.min.css").status_code == 200
     assert client.get("/static/vendor/kern-ux/LICENSE.md").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "endpoint=x",
+        "page=%C2%B2",  # a superscript two is a digit to isdigit(), not to int()
+        "_method=POST",
+        "_external=1",
+        "code=HE",
+        "page=2&q=a&_anchor=x",
+        "level=kreis&code=09",
+    ],
+)
+def test_query_string_cannot_steer_the_page_links(client, query):
+    response = client.get(f"/laender/BB?{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "http://localhost" not in page  # no absolute links from the Host header
+    for link in re.findall(r'href="(/laender/[^"]*)"', page):
+        assert link.startswith(("/laender/BB", "/laender/12"))  # never another Land's list
+
+
+def test_page_links_keep_the_search(client):
+    page = client.get("/laender/09?q=berg").get_data(as_text=True)
+    assert 'href="/laender/09?q=berg&amp;page=2"' in page

@@ -439,3 +439,306 @@ def test_a_sane_client_request_id_is_kept_and_a_hostile_one_replaced(client):
         "X-Request-ID"
     ]
     assert "evil" not in replaced and len(replaced) == 32
+
+
+@pytest.mark.threaded
+def test_a_parallel_burst_of_wrong_passwords_gets_no_more_than_the_limit(app):
+    """Attempts are counted before the password check, so a burst cannot overtake the counter."""
+    import threading
+    from collections import Counter
+
+    statuses: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def attempt():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/anmelden", data={"email": "editor-bb@demo.test", "password": "falsch-geraten"}
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    counts = Counter(statuses)
+    assert counts[401] == 5
+    assert counts[429] == 7
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data"),
+    [
+        ("get", "/laender/%00", None),
+        ("get", "/laender/B%00", None),
+        ("get", "/laender/12?q=%00", None),
+        ("get", "/api/v1/authorities?q=a%00", None),
+        ("post", "/anmelden", {"email": "editor-bb@demo.test\x00", "password": "x"}),
+        ("post", "/barrierefreiheit", {"message": "Eine Barriere\x00 auf der Seite"}),
+    ],
+)
+def test_control_characters_are_refused_not_crashing(client, method, url, data):
+    response = getattr(client, method)(url, data=data)
+    assert response.status_code in (404, 422)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/verwaltung/benutzer/99999999999999999999",
+        "/protokoll/99999999999999999999",
+        "/protokoll/2147483648",
+    ],
+)
+def test_absurd_ids_are_not_found(client, login_as, url):
+    login_as("admin@demo.test")
+    assert client.get(url).status_code == 404
+
+
+def test_absurd_ids_in_forms_are_refused(client, login_as):
+    login_as("admin@demo.test")
+    assert client.post("/konto/tokens/99999999999999999999/widerrufen").status_code == 404
+    response = client.post(
+        "/verwaltung/benutzer/neu",
+        data={
+            "email": "x@demo.test",
+            "name": "Xaver",
+            "organisation_id": "99999999999999999999",
+            "role": "viewer",
+            "password": "ein langes Passwort",
+        },
+    )
+    assert response.status_code == 422
+
+
+def test_password_change_and_deactivation_end_api_tokens_for_good(app, api_token):
+    headers = api_token("editor-bb@demo.test")
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    login(client, "editor-bb@demo.test")
+    client.post(
+        "/konto/passwort",
+        data={"pw-current_password": DEMO_PASSWORD, "pw-new_password": "ein langes neues Passwort"},
+    )
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+    headers = api_token("editor-he@demo.test")
+    admin = app.test_client()
+    login(admin, "admin@demo.test")
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "editor-he@demo.test"))
+        org_id = user.organisation_id
+    admin.post(f"/verwaltung/organisationen/{org_id}/deaktivieren")
+    admin.post(f"/verwaltung/organisationen/{org_id}/aktivieren")
+    # Reactivation does not bring old credentials back.
+    assert app.test_client().get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_dead_database_still_gets_a_safe_error_page_for_a_logged_in_user(
+    database_template, tmp_path
+):
+    from tests.conftest import BASE_CONFIG, PG_URL, build_template, make_app
+
+    if PG_URL:
+        # The rolled-back PostgreSQL harness cannot lose its database: kill an SQLite file instead.
+        from fitstore import create_app
+
+        path = tmp_path / "dying.sqlite"
+        build_template(f"sqlite:///{path}")
+        app = create_app(
+            {
+                **BASE_CONFIG,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                "PROPAGATE_EXCEPTIONS": False,
+            }
+        )
+    else:
+        app = make_app(database_template, tmp_path, PROPAGATE_EXCEPTIONS=False)
+        path = tmp_path / "fitstore.sqlite"
+    client = app.test_client()
+    login(client, "editor-bb@demo.test")
+    with app.app_context():
+        db.engine.dispose()
+    path.unlink()
+    path.write_bytes(b"not a database")
+    response = client.get("/konto")
+    assert response.status_code == 500
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Request-ID"] in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("env", ["Production", "prod", "staging", ""])
+def test_an_unknown_environment_name_is_refused(database_template, tmp_path, env):
+    from tests.conftest import make_app
+
+    with pytest.raises(RuntimeError, match="FITSTORE_ENV"):
+        make_app(database_template, tmp_path, ENV=env)
+
+
+def test_session_ends_after_its_absolute_lifetime_even_when_active(app):
+    from datetime import timedelta
+
+    client = app.test_client()
+    login(client, "editor-bb@demo.test")
+    with app.app_context():
+        for record in db.session.scalars(select(UserSession)):
+            record.created_at -= app.config["PERMANENT_SESSION_LIFETIME"] + timedelta(minutes=1)
+        db.session.commit()
+    assert client.get("/konto").status_code == 302
+
+
+def test_responses_vary_by_language(client):
+    assert "Accept-Language" in client.get("/").headers["Vary"]
+
+
+def test_proxy_fix_sees_the_real_client_and_scheme(app_factory):
+    app = app_factory(PROXY_COUNT=1, LOGIN_LIMIT_PER_ADDRESS="2 per 15 minutes")
+    client = app.test_client()
+    for index in range(2):
+        response = client.post(
+            "/anmelden",
+            data={"email": f"a{index}@demo.test", "password": "x"},
+            headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+        )
+        assert response.status_code == 401
+        assert "Strict-Transport-Security" in response.headers
+    blocked = client.post(
+        "/anmelden",
+        data={"email": "a9@demo.test", "password": "x"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    other = client.post(
+        "/anmelden",
+        data={"email": "a9@demo.test", "password": "x"},
+        headers={"X-Forwarded-For": "198.51.100.1"},
+    )
+    assert blocked.status_code == 429
+    assert other.status_code == 401
+
+
+# Sample form data for POST routes; the walker checks who may reach each one.
+POST_SAMPLES = {"user_id": 1, "organisation_id": 1, "token_id": 1, "action": "deaktivieren"}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_post_route_answers_each_role_by_its_policy(app, role):
+    from flask import url_for
+
+    client = app.test_client()
+    if ROLES[role]:
+        assert login(client, ROLES[role]).status_code == 302
+    with app.test_request_context():
+        urls = [
+            (
+                rule.endpoint,
+                url_for(rule.endpoint, **{name: POST_SAMPLES[name] for name in rule.arguments}),
+            )
+            for rule in app.url_map.iter_rules()
+            if "POST" in rule.methods
+            and rule.endpoint not in ("auth.login", "auth.logout", "main.set_language")
+        ]
+    assert len(urls) >= 8
+    for endpoint, url in urls:
+        response = client.post(url, data={})
+        permission = route_policy(app, endpoint)
+        assert response.status_code < 500, url
+        if role not in ADMITS[permission]:
+            expected = (
+                (401,) if url.startswith("/api/") else (302, 403) if role == "anonymous" else (403,)
+            )
+            assert response.status_code in expected, (url, response.status_code)
+            if role == "anonymous" and not url.startswith("/api/"):
+                assert "/anmelden" in response.headers["Location"]
+
+
+def test_user_search_treats_wildcards_literally(client, login_as):
+    login_as("admin@demo.test")
+    page = client.get("/verwaltung/benutzer?q=%25").get_data(as_text=True)
+    assert "Keine Konten gefunden." in page
+
+
+def test_admin_role_is_reserved_for_fitko_and_inactive_organisations_get_nobody(app):
+    from fitstore.errors import Invalid
+    from fitstore.models import Organisation
+    from fitstore.services.admin import create_user, set_organisation_active
+    from fitstore.services.system import SystemActor
+
+    with app.app_context():
+        ekom = db.session.scalar(select(Organisation).where(Organisation.short_name == "ekom21"))
+        with pytest.raises(Invalid) as refused:
+            create_user(
+                SystemActor(),
+                email="boss@ekom21.example",
+                name="Boss",
+                role="admin",
+                organisation_id=ekom.id,
+                password="ein langes Passwort",
+            )
+        assert "role" in refused.value.errors
+        set_organisation_active(SystemActor(), ekom.id, False)
+        with pytest.raises(Invalid) as refused:
+            create_user(
+                SystemActor(),
+                email="neu@ekom21.example",
+                name="Neu",
+                role="viewer",
+                organisation_id=ekom.id,
+                password="ein langes Passwort",
+            )
+        assert "organisation_id" in refused.value.errors
+
+
+@pytest.mark.parametrize(
+    ("url", "email"),
+    [
+        ("/verwaltung/organisationen", "admin@demo.test"),
+        ("/verwaltung/benutzer", "admin@demo.test"),
+        ("/verwaltung/benutzer", "editor-bb@demo.test"),
+        ("/protokoll", "fitko-1@demo.test"),
+        ("/protokoll", "editor-bb@demo.test"),
+        ("/verwaltung/rueckmeldungen", "fitko-1@demo.test"),
+        ("/konto", "editor-bb@demo.test"),
+    ],
+)
+def test_list_pages_run_a_constant_number_of_queries(
+    app, client, login_as, count_queries, url, email
+):
+    login_as(email)
+    client.get(url)
+    with count_queries() as before:
+        assert client.get(url).status_code == 200
+    # Grow the data: more organisations, users, audit rows and feedback.
+    from fitstore.services.admin import create_organisation, create_user
+    from fitstore.services.feedback import submit_feedback
+    from fitstore.services.system import SystemActor
+
+    with app.app_context():
+        for index in range(15):
+            org = create_organisation(
+                SystemActor(),
+                kind="kommune",
+                name=f"Gemeinde {index}",
+                short_name=f"GEM-{index}",
+                land_ags="12",
+            )
+            create_user(
+                SystemActor(),
+                email=f"u{index}@demo.test",
+                name=f"Nutzer {index}",
+                role="viewer",
+                organisation_id=org.id,
+                password="ein langes Passwort",
+            )
+            submit_feedback(
+                None,
+                message=f"Barriere Nummer {index} gefunden",
+                name=None,
+                email=None,
+                page_url=None,
+            )
+    with count_queries() as after:
+        assert client.get(url).status_code == 200
+    assert after.count == before.count, url

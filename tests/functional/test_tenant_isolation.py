@@ -67,13 +67,15 @@ def test_changing_another_lands_user_or_token(app, actor):
     if actor != "admin":
         with app.app_context():
             assert db.session.get(User, ids["user_id"]).active is True
-    # Nobody but the owner can revoke a token, not even an admin.
+    # Nobody but the owner can revoke a token through the account page, not even an admin.
     response = client.post(f"/konto/tokens/{ids['token_id']}/widerrufen")
     assert response.status_code in (302, 404)
     if actor != "anonymous":
         assert response.status_code == 404
     with app.app_context():
-        assert db.session.get(ApiToken, ids["token_id"]).revoked_at is None
+        revoked = db.session.get(ApiToken, ids["token_id"]).revoked_at is not None
+    # Only the admin's deactivation of the user (above) ended the token, as it must.
+    assert revoked is (actor == "admin")
 
 
 def test_user_list_of_a_land_editor_shows_only_its_own_land(client, login_as):

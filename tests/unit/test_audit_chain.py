@@ -126,3 +126,24 @@ def test_every_login_and_logout_writes_exactly_one_row(app, client):
         )
     assert [r.action for r in rows] == ["auth.login", "auth.logout"]
     assert all(r.actor_email == "editor-bb@demo.test" and r.land_ags == "12" for r in rows)
+
+
+def test_cut_off_newest_rows_are_detected_against_a_recorded_head(chain):
+    head = audit.verify_chain()
+    assert head.ok and head.head_id == _ids()[-1]
+    db.session.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": head.head_id})
+    db.session.commit()
+    assert audit.verify_chain().ok  # the chain alone cannot tell
+    result = audit.verify_chain(expect_head=(head.head_id, head.head_hash))
+    assert not result.ok
+    assert "newest rows were deleted" in result.reason
+
+
+def test_a_rewritten_head_is_detected(chain):
+    head = audit.verify_chain()
+    event = db.session.get(AuditEvent, head.head_id)
+    event.details = '{"n":"rewritten"}'
+    event.hash = audit.compute_hash(event.prev_hash, event)
+    db.session.commit()
+    assert audit.verify_chain().ok
+    assert not audit.verify_chain(expect_head=(head.head_id, head.head_hash)).ok
