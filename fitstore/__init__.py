@@ -57,9 +57,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 class BoundedIntConverter(IntegerConverter):
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(url_map, *args, **kwargs)
+    """An ``int`` route parameter beyond any possible id becomes 0, an id that never exists.
+
+    The view then answers 404 as for any unknown id, and the database never sees
+    a number it would overflow on. (Refusing the match instead would turn some
+    URLs into 405, where another rule has the same path.)
+    """
+
+    def to_python(self, value: str):
+        number = super().to_python(value)
+        return number if number <= MAX_ID else 0
 
 
 # C0 control characters other than tab, newline and carriage return never belong

@@ -54,8 +54,9 @@ def demo_command() -> None:
 
     report = load_demo()
     click.echo(
-        f"Demo data ready: {report.organisations_created} organisations and "
-        f"{report.users_created} users created. Password for every demo user: {DEMO_PASSWORD}"
+        f"Demo data ready: {report.organisations_created} organisations, "
+        f"{report.users_created} users and {report.listings_created} listings created. "
+        f"Password for every demo user: {DEMO_PASSWORD}"
     )
 
 

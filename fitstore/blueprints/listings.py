@@ -162,12 +162,6 @@ def _install_upload_limit(state) -> None:
     state.app.before_request_funcs.setdefault(None, []).insert(0, _raise_upload_limit)
 
 
-def _page() -> int:
-    # page_arg() trusts str.isdigit(), which also accepts "²"; int() of that fails.
-    raw = request.args.get("page", "1")
-    return page_arg() if re.fullmatch(r"[0-9]{1,6}", raw) else 1
-
-
 def _insider(listing: Listing) -> bool:
     """FITKO, admins and the provider Land see a listing's internals: status, reasons,
     pending changes (everybody else sees only the published text)."""
@@ -306,7 +300,7 @@ def _catalogue_query() -> listings.CatalogueQuery:
         transport=values("transport", "|".join(t.value for t in Transport)),
         status=values("status", "|".join(s.value for s in ListingStatus)) if internal else [],
         sort=sort if sort in SORTS else "relevance",
-        page=_page(),
+        page=page_arg(),
         per_page=PER_PAGE,
     )
 
@@ -783,7 +777,7 @@ def review_queue():
 def inbox():
     return render_template(
         "notifications/index.html",
-        notices=notifications.list_notifications(current_user, page=_page(), per_page=PER_PAGE),
+        notices=notifications.list_notifications(current_user, page=page_arg(), per_page=PER_PAGE),
         confirm_form=ConfirmForm(),
         safe_link=safe_next,
     )

@@ -89,19 +89,7 @@ def parse_catalogue_query(args, actor) -> CatalogueQuery:
 
 def _catalogue_select(actor, params: CatalogueQuery) -> Select:
     """The catalogue query of ``listings.search_catalogue`` without its page limit."""
-    dialect = db.session.get_bind().dialect.name
-    base, rank = listings._text_filter(listings._visible(actor, select(Listing)), params.q, dialect)
-    query = listings._apply_filters(base, params)
-    if params.sort == "title":
-        query = query.order_by(Listing.title, Listing.id)
-    elif params.sort == "date":
-        query = query.order_by(
-            func.coalesce(Listing.published_at, Listing.created_at).desc(), Listing.id
-        )
-    elif params.q:
-        query = query.order_by(rank.desc(), Listing.title, Listing.id)
-    else:
-        query = query.order_by(Listing.title, Listing.id)
+    query = listings.catalogue_select(actor, params)
     # Land, Themenfeld and operator come in the same query (joined eager loads); the big
     # text columns the exports never show stay in the database, and touching one would
     # raise instead of quietly costing a query per row.

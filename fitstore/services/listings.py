@@ -42,7 +42,7 @@ from fitstore.models import (
     User,
     UserAccount,
 )
-from fitstore.models.base import utcnow
+from fitstore.models.base import is_id, utcnow
 from fitstore.permissions import Permission, can, require
 from fitstore.services import audit
 from fitstore.services.auth import is_valid_email
@@ -227,18 +227,19 @@ def validate_content(data: dict[str, Any]) -> dict[str, Any]:
     clean["leika_keys"] = " ".join(dict.fromkeys(keys))
 
     number = data.get("themenfeld_number")
-    if isinstance(number, str) and number.isdigit():
+    if isinstance(number, str) and number.isascii() and number.isdigit() and len(number) < 6:
         number = int(number)
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, int)
-        or db.session.get(Themenfeld, number) is None
-    ):
+    if isinstance(number, bool) or not is_id(number) or db.session.get(Themenfeld, number) is None:
         errors["themenfeld_number"] = [_("Bitte wählen Sie eines der 14 Themenfelder.")]
     clean["themenfeld_number"] = number
 
     reifegrad = data.get("reifegrad")
-    if isinstance(reifegrad, str) and reifegrad.isdigit():
+    if (
+        isinstance(reifegrad, str)
+        and reifegrad.isascii()
+        and reifegrad.isdigit()
+        and len(reifegrad) < 6
+    ):
         reifegrad = int(reifegrad)
     if isinstance(reifegrad, bool) or not isinstance(reifegrad, int) or not 0 <= reifegrad <= 4:
         errors["reifegrad"] = [_("Der Reifegrad liegt zwischen 0 und 4.")]
@@ -248,11 +249,9 @@ def validate_content(data: dict[str, Any]) -> dict[str, Any]:
     if operator_id in (None, "", 0, "0"):
         clean["operator_id"] = None
     else:
-        if isinstance(operator_id, str) and operator_id.isdigit():
+        if isinstance(operator_id, str) and operator_id.isascii() and operator_id.isdigit():
             operator_id = int(operator_id)
-        operator = (
-            db.session.get(Organisation, operator_id) if isinstance(operator_id, int) else None
-        )
+        operator = db.session.get(Organisation, operator_id) if is_id(operator_id) else None
         if (
             operator is None
             or operator.kind != OrganisationKind.IT_DIENSTLEISTER
@@ -374,7 +373,7 @@ def _provider_editors(listing: Listing):
 
 def get_listing(actor, listing_id: int) -> Listing:
     """Any listing the actor may see; others are NotFound (no hint that they exist)."""
-    listing = db.session.get(Listing, listing_id) if isinstance(listing_id, int) else None
+    listing = db.session.get(Listing, listing_id) if is_id(listing_id) else None
     if listing is None or not can(actor, Permission.VIEW_LISTING, listing):
         raise NotFound()
     return listing
@@ -857,22 +856,31 @@ def _apply_filters(query: Select, params: CatalogueQuery, skip: str | None = Non
     return query
 
 
-def search_catalogue(actor, params: CatalogueQuery) -> tuple[Page, list[Facet]]:
-    """Visible listings matching ``params`` plus facet counts; a fixed number of queries."""
+def _catalogue_base(actor, params: CatalogueQuery):
     dialect = db.session.get_bind().dialect.name
-    base, rank = _text_filter(_visible(actor, select(Listing)), params.q, dialect)
+    return _text_filter(_visible(actor, select(Listing)), params.q, dialect)
+
+
+def catalogue_select(actor, params: CatalogueQuery) -> Select:
+    """Every visible listing matching ``params`` in the requested order, without paging
+    (the catalogue pages it; the exports read it whole)."""
+    base, rank = _catalogue_base(actor, params)
     query = _apply_filters(base, params)
     if params.sort == "title":
-        query = query.order_by(Listing.title, Listing.id)
-    elif params.sort == "date":
-        query = query.order_by(
+        return query.order_by(Listing.title, Listing.id)
+    if params.sort == "date":
+        return query.order_by(
             func.coalesce(Listing.published_at, Listing.created_at).desc(), Listing.id
         )
-    elif params.q:
-        query = query.order_by(rank.desc(), Listing.title, Listing.id)
-    else:
-        query = query.order_by(Listing.title, Listing.id)
-    page = paginate(query, params.page, params.per_page)
+    if params.q:
+        return query.order_by(rank.desc(), Listing.title, Listing.id)
+    return query.order_by(Listing.title, Listing.id)
+
+
+def search_catalogue(actor, params: CatalogueQuery) -> tuple[Page, list[Facet]]:
+    """Visible listings matching ``params`` plus facet counts; a fixed number of queries."""
+    base, _rank = _catalogue_base(actor, params)
+    page = paginate(catalogue_select(actor, params), params.page, params.per_page)
 
     facets = []
     themenfelder = {t.number: t.name for t in db.session.scalars(select(Themenfeld))}

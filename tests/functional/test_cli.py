@@ -29,7 +29,7 @@ def test_demo_refuses_to_run_in_production(app_factory):
 def test_demo_is_idempotent(app):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    assert "0 organisations and 0 users created" in result.output
+    assert "0 organisations, 0 users and 0 listings created" in result.output
 
 
 def test_user_create(app):
