@@ -18,9 +18,10 @@ import yaml
 from sqlalchemy import select
 
 from fitstore.extensions import db
-from fitstore.models import Organisation, User
+from fitstore.models import Organisation
 from fitstore.services import exports, listings
 from tests.conftest import login
+from tests.factories import listing_content, user_by_email
 
 TOKEN = "kranichzug"
 BOM = b"\xef\xbb\xbf"
@@ -45,32 +46,17 @@ HEADER = [
 
 
 def content(**overrides) -> dict:
-    data = {
-        "title": "Kranich-Testleistung",
-        "ozg_name": "Testleistung",
-        "ozg_id": "98101",
-        "leika_keys": ["98000000000101", "98000000000102"],
-        "themenfeld_number": 4,
-        "reifegrad": 3,
-        "operator_id": None,
-        "description": f"Eine Testleistung für den Export ({TOKEN}). Zweiter Satz.",
-        "transport": "fit_connect",
-        "xoev_standard": "XAusländer",
-        "user_account": "servicekonto_bundid",
-        "payment": "ePayBL",
-        "requirements_note": "",
-        "checklist": {},
-        "annual_cost_cents": 123456,
-        "connection_cost_cents": 50000,
-        "contact_name": "Erika Muster",
-        "contact_email": "erika.muster@example.org",
-    }
-    data.update(overrides)
-    return data
+    overrides.setdefault("ozg_id", "98101")
+    overrides.setdefault("leika_keys", ["98000000000101", "98000000000102"])
+    overrides.setdefault("user_account", "servicekonto_bundid")
+    return listing_content(
+        "Kranich-Testleistung",
+        f"Eine Testleistung für den Export ({TOKEN}). Zweiter Satz.",
+        **overrides,
+    )
 
 
-def _user(email: str) -> User:
-    return db.session.scalar(select(User).where(User.email == email))
+_user = user_by_email
 
 
 def make(app, status: str = "published", editor: str = "editor-bb", **overrides) -> int:

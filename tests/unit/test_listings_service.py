@@ -33,6 +33,7 @@ from fitstore.models import (
 )
 from fitstore.services import listings
 from fitstore.services.listings import TRANSITIONS, CatalogueQuery
+from tests.factories import listing_content, user_by_email
 
 TOKEN = "zebrafink"
 PDF = (
@@ -43,32 +44,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def content(**overrides) -> dict:
-    data = {
-        "title": "Testleistung Zebrafink",
-        "ozg_name": "Testleistung",
-        "ozg_id": "98001",
-        "leika_keys": ["98000000000001"],
-        "themenfeld_number": 4,
-        "reifegrad": 3,
-        "operator_id": None,
-        "description": f"Eine Testleistung ({TOKEN}).",
-        "transport": "fit_connect",
-        "xoev_standard": "XAusländer",
-        "user_account": "servicekonto",
-        "payment": "ePayBL",
-        "requirements_note": "",
-        "checklist": {},
-        "annual_cost_cents": 123456,
-        "connection_cost_cents": 50000,
-        "contact_name": "Erika Muster",
-        "contact_email": "erika.muster@example.org",
-    }
-    data.update(overrides)
-    return data
+    return listing_content("Testleistung Zebrafink", f"Eine Testleistung ({TOKEN}).", **overrides)
 
 
-def user(email: str) -> User:
-    return db.session.scalar(select(User).where(User.email == email))
+user = user_by_email
 
 
 def count(model, *where) -> int:
