@@ -8,17 +8,17 @@ from fitstore.extensions import db
 from fitstore.models import User
 
 
-def listing_content(title: str, description: str, **overrides) -> dict:
+def listing_content(**overrides) -> dict:
     """A complete, valid set of listing content fields (as the service takes them)."""
     data = {
-        "title": title,
+        "title": "Testleistung",
         "ozg_name": "Testleistung",
         "ozg_id": "98001",
         "leika_keys": ["98000000000001"],
         "themenfeld_number": 4,
         "reifegrad": 3,
         "operator_id": None,
-        "description": description,
+        "description": "Eine Testleistung.",
         "transport": "fit_connect",
         "xoev_standard": "XAusländer",
         "user_account": "servicekonto",

@@ -49,11 +49,11 @@ def content(**overrides) -> dict:
     overrides.setdefault("ozg_id", "98101")
     overrides.setdefault("leika_keys", ["98000000000101", "98000000000102"])
     overrides.setdefault("user_account", "servicekonto_bundid")
-    return listing_content(
-        "Kranich-Testleistung",
-        f"Eine Testleistung für den Export ({TOKEN}). Zweiter Satz.",
-        **overrides,
+    overrides.setdefault("title", "Kranich-Testleistung")
+    overrides.setdefault(
+        "description", f"Eine Testleistung für den Export ({TOKEN}). Zweiter Satz."
     )
+    return listing_content(**overrides)
 
 
 _user = user_by_email

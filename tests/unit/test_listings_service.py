@@ -44,7 +44,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def content(**overrides) -> dict:
-    return listing_content("Testleistung Zebrafink", f"Eine Testleistung ({TOKEN}).", **overrides)
+    overrides.setdefault("title", "Testleistung Zebrafink")
+    overrides.setdefault("description", f"Eine Testleistung ({TOKEN}).")
+    return listing_content(**overrides)
 
 
 user = user_by_email
