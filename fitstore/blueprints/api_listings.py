@@ -27,7 +27,7 @@ from fitstore.blueprints.api import BEARER, PREFIX, ApiBlueprint
 from fitstore.errors import DomainError, NotFound, PreconditionRequired
 from fitstore.extensions import csrf
 from fitstore.models import Listing, ListingRevision, Role, Transport, UserAccount
-from fitstore.permissions import Permission, policy, require
+from fitstore.permissions import Permission, policy
 from fitstore.schemas import ApiQuery
 from fitstore.schemas.listings import (
     INT32_MAX,
@@ -460,22 +460,15 @@ def withdraw(listing_id: int, lang=None, if_match=None):
     return _listing_response(listing)
 
 
-def _check_revision_precondition(listing_id: int) -> None:
-    # The revision decisions take no expected version in the service: check it here,
-    # after the same visibility and role checks, so a stale tag never hides a 403/404.
-    listing = service.get_listing(current_user, listing_id)
-    require(current_user, Permission.REVIEW_LISTINGS, listing)
-    service._check_version(listing, expected_version(listing_id))
-
-
 @_action(
     "revision/accept",
     Permission.REVIEW_LISTINGS,
     "Accept the pending revision: it becomes the next published version (FITKO)",
 )
 def accept_revision(listing_id: int, lang=None, if_match=None):
-    _check_revision_precondition(listing_id)
-    return _listing_response(service.accept_revision(current_user, listing_id))
+    return _listing_response(
+        service.accept_revision(current_user, listing_id, expected_version(listing_id))
+    )
 
 
 @_action(
@@ -485,5 +478,6 @@ def accept_revision(listing_id: int, lang=None, if_match=None):
     body=True,
 )
 def reject_revision(listing_id: int, reason: str, lang=None, if_match=None):
-    _check_revision_precondition(listing_id)
-    return _listing_response(service.reject_revision(current_user, listing_id, reason))
+    return _listing_response(
+        service.reject_revision(current_user, listing_id, reason, expected_version(listing_id))
+    )

@@ -35,6 +35,8 @@ def _claim_login_attempt(email: str) -> int | None:
     Counting first is atomic in the limiter's storage (memory or Redis), so a burst
     of parallel requests cannot slip past the limit before any of them is counted.
     """
+    if not limiter.enabled:
+        return None
     strategy = limiter.limiter
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "") or "fitstore"
     buckets = (
@@ -59,6 +61,8 @@ def _claim_login_attempt(email: str) -> int | None:
 
 def _forget_failures(email: str) -> None:
     """A successful login clears the account's failures (the address bucket keeps counting)."""
+    if not limiter.enabled:
+        return
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "") or "fitstore"
     limit = parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
     limiter.limiter.clear(limit, prefix, "login-account", auth.normalise_email(email))

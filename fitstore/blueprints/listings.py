@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from io import BytesIO
@@ -276,37 +275,11 @@ class FacetGroup:
     options: list[FacetOption]
 
 
-def _catalogue_query() -> listings.CatalogueQuery:
-    """Query parameters → CatalogueQuery; values that make no sense are dropped, never a 500."""
-    args = request.args
-
-    def values(name: str, pattern: str, convert=str) -> list:
-        result = []
-        for raw in args.getlist(name)[:30]:
-            raw = raw.strip()
-            if re.fullmatch(pattern, raw):
-                value = convert(raw)
-                if value not in result:
-                    result.append(value)
-        return result
-
-    internal = can(current_user, Permission.VIEW_INTERNAL_LISTINGS)
-    sort = args.get("sort", "relevance")
-    return listings.CatalogueQuery(
-        q=args.get("q", "").strip()[:200],
-        themenfeld=values("themenfeld", r"[0-9]{1,2}", int),
-        land=values("land", r"[0-9]{2}"),
-        reifegrad=values("reifegrad", r"[0-4]", int),
-        transport=values("transport", "|".join(t.value for t in Transport)),
-        status=values("status", "|".join(s.value for s in ListingStatus)) if internal else [],
-        sort=sort if sort in SORTS else "relevance",
-        page=page_arg(),
-        per_page=PER_PAGE,
-    )
-
-
-def _catalogue_url(params: listings.CatalogueQuery, page: int = 1) -> str:
-    """The shareable URL of a filter state (repeated parameters for several values)."""
+def _catalogue_url(
+    params: listings.CatalogueQuery, page: int = 1, endpoint: str = "listings.catalogue"
+) -> str:
+    """The shareable URL of a filter state (repeated parameters for several values);
+    ``endpoint`` may be one of the exports, which take the same parameters."""
     args: dict[str, Any] = {
         "q": params.q,
         "themenfeld": params.themenfeld,
@@ -317,9 +290,7 @@ def _catalogue_url(params: listings.CatalogueQuery, page: int = 1) -> str:
         "sort": params.sort if params.sort != "relevance" else None,
         "page": page if page > 1 else None,
     }
-    return url_for(
-        "listings.catalogue", **{k: v for k, v in args.items() if v not in (None, "", [])}
-    )
+    return url_for(endpoint, **{k: v for k, v in args.items() if v not in (None, "", [])})
 
 
 def _facet_groups(params: listings.CatalogueQuery, facets) -> list[FacetGroup]:
@@ -369,7 +340,8 @@ def _facet_groups(params: listings.CatalogueQuery, facets) -> list[FacetGroup]:
 @bp.get("/katalog")
 @policy(Permission.PUBLIC)
 def catalogue():
-    params = _catalogue_query()
+    params = listings.parse_catalogue_query(request.args, current_user)
+    params.page, params.per_page = page_arg(), PER_PAGE
     page, facets = listings.search_catalogue(current_user, params)
     return render_template(
         "listings/catalogue.html",
@@ -381,6 +353,8 @@ def catalogue():
         prev_url=_catalogue_url(params, page.page - 1) if page.has_prev else None,
         next_url=_catalogue_url(params, page.page + 1) if page.has_next else None,
         first_url=_catalogue_url(params),
+        csv_url=_catalogue_url(params, endpoint="exports.catalogue_csv"),
+        json_url=_catalogue_url(params, endpoint="exports.catalogue_json"),
         filtered=bool(
             params.q
             or params.themenfeld
@@ -432,13 +406,16 @@ def listing(listing_id: int):
 # --- create and edit --------------------------------------------------------------------------
 
 
-def _build_form(**kwargs) -> ListingForm:
+def _build_form(current_operator=None, **kwargs) -> ListingForm:
     form = listing_form(listings.criteria(), **kwargs)
     form.themenfeld_number.choices = [("", _("– bitte wählen –"))] + [
         (str(t.number), t.name) for t in listings.list_themenfelder()
     ]
+    operators = listings.list_operators()
+    if current_operator is not None and current_operator not in operators:
+        operators.append(current_operator)  # deactivated since: keeping it stays possible
     form.operator_id.choices = [("", _("– kein Betreiber angegeben –"))] + [
-        (str(o.id), f"{o.name} ({o.short_name})") for o in listings.list_operators()
+        (str(o.id), f"{o.name} ({o.short_name})") for o in operators
     ]
     return form
 
@@ -451,7 +428,7 @@ def _service_errors(form: ListingForm, error: Invalid) -> list[str]:
     return apply_errors(form, Invalid(detail=error.detail, errors=renamed))
 
 
-def _submit_listing_form(form: ListingForm, save):
+def _submit_listing_form(form: ListingForm, save, current_operator_id: int | None = None):
     """Validate the form and the content; call ``save(data)`` when both are fine.
 
     Returns (response, None) on success or (None, (form_errors, status)) to re-render.
@@ -464,7 +441,8 @@ def _submit_listing_form(form: ListingForm, save):
     try:
         if form_valid:
             return save(data), None
-        listings.validate_content(data)  # nothing is saved; only its messages are wanted
+        # Nothing is saved; only its messages are wanted.
+        listings.validate_content(data, current_operator_id=current_operator_id)
     except Invalid as error:
         return None, (_service_errors(form, error), 422)
     except (PreconditionFailed, Conflict) as error:
@@ -518,7 +496,7 @@ def edit(listing_id: int):
         )
         return redirect(url_for("listings.listing", listing_id=listing.id))
     revision = listings.pending_revision(listing)
-    form = _build_form()
+    form = _build_form(current_operator=listing.operator)
     form_errors: list[str] = []
     status = 200
     if request.method == "POST":
@@ -538,7 +516,7 @@ def edit(listing_id: int):
                 )
             return redirect(url_for("listings.listing", listing_id=listing.id))
 
-        response, failure = _submit_listing_form(form, save)
+        response, failure = _submit_listing_form(form, save, listing.operator_id)
         if response is not None:
             return response
         form_errors, status = failure
@@ -628,7 +606,7 @@ def accept_revision(listing_id: int):
     return _decide(
         listing_id,
         DecisionForm(),
-        lambda f: listings.accept_revision(current_user, listing_id),
+        lambda f: listings.accept_revision(current_user, listing_id, f.required_version()),
         _("Die Änderung ist übernommen und als neue Version veröffentlicht."),
     )
 
@@ -639,7 +617,9 @@ def reject_revision(listing_id: int):
     return _decide(
         listing_id,
         ReasonForm(),
-        lambda f: listings.reject_revision(current_user, listing_id, f.reason.data or ""),
+        lambda f: listings.reject_revision(
+            current_user, listing_id, f.reason.data or "", f.required_version()
+        ),
         _("Die Änderung ist abgelehnt; die veröffentlichte Fassung bleibt unverändert."),
     )
 
@@ -718,7 +698,10 @@ def versions(listing_id: int):
     listing, history = listings.versions(current_user, listing_id)
     lookups = _lookups() if any(changes for _version, changes in history) else Lookups()
     entries = [(version, _describe(changes, lookups)) for version, changes in reversed(history)]
-    return render_template("listings/versions.html", listing=listing, entries=entries)
+    # Staff names are personal data: outsiders see the publishing organisation only.
+    return render_template(
+        "listings/versions.html", listing=listing, entries=entries, show_names=_insider(listing)
+    )
 
 
 @dataclass

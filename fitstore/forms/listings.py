@@ -276,6 +276,11 @@ class DecisionForm(FlaskForm):
         value = (self.lock_version.data or "").strip()
         return int(value) if value.isdigit() and len(value) < 12 else None
 
+    def required_version(self) -> int:
+        """The version the reviewer saw; a decision without it is treated as stale (0)."""
+        version = self.expected_version()
+        return 0 if version is None else version
+
 
 class ReasonForm(DecisionForm):
     """A decision that needs a reason (FITKO returns a listing or refuses a change)."""

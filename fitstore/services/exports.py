@@ -12,9 +12,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,64 +23,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import defer
 
 from fitstore.extensions import db
-from fitstore.models import Listing, ListingStatus, ListingVersion, Transport, UserAccount
-from fitstore.permissions import Permission, can
+from fitstore.models import Listing, ListingStatus, ListingVersion, UserAccount
 from fitstore.services import listings
 from fitstore.services.listings import CatalogueQuery
-from fitstore.services.reference import shipped_land_codes
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BATCH = 500  # rows fetched per round trip while streaming
 
-SORTS = ("relevance", "title", "date")
-MAX_VALUES = 30  # per repeated parameter; more is not a real filter
-
-# --- query parameters --------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _land_codes() -> dict[str, str]:
-    """AGS, ISO code and short code (upper case) of each Land -> its AGS."""
-    codes = {}
-    for ags, iso, short in shipped_land_codes():
-        codes.update({ags: ags, iso.upper(): ags, short.upper(): ags})
-    return codes
-
-
-def parse_catalogue_query(args, actor) -> CatalogueQuery:
-    """The catalogue page's parameters (q, themenfeld, land, reifegrad, transport, status,
-    sort) from a request's ``args``. Values that make no sense are dropped, never an error;
-    ``status`` only counts for users who may see unpublished listings."""
-
-    def values(name: str, convert: Callable[[str], Any | None]) -> list:
-        result: list = []
-        for raw in args.getlist(name)[:MAX_VALUES]:
-            for part in raw.split(","):
-                value = convert(part.strip())
-                if value is not None and value not in result:
-                    result.append(value)
-        return result
-
-    def number(pattern: str) -> Callable[[str], int | None]:
-        return lambda raw: int(raw) if re.fullmatch(pattern, raw) else None
-
-    def one_of(allowed: Iterable[str]) -> Callable[[str], str | None]:
-        allowed = set(allowed)
-        return lambda raw: raw if raw in allowed else None
-
-    q = args.get("q", "")
-    q = "".join(ch for ch in q if ch.isprintable())[:200].strip()
-    sort = args.get("sort", "relevance")
-    internal = can(actor, Permission.VIEW_INTERNAL_LISTINGS)
-    return CatalogueQuery(
-        q=q,
-        themenfeld=values("themenfeld", number(r"[0-9]{1,2}")),
-        land=values("land", lambda raw: _land_codes().get(raw.upper())),
-        reifegrad=values("reifegrad", number(r"[0-4]")),
-        transport=values("transport", one_of(t.value for t in Transport)),
-        status=values("status", one_of(s.value for s in ListingStatus)) if internal else [],
-        sort=sort if sort in SORTS else "relevance",
-    )
+# The exports take the catalogue page's parameters.
+parse_catalogue_query = listings.parse_catalogue_query
 
 
 # --- the rows -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -47,7 +48,7 @@ from fitstore.permissions import Permission, can, require
 from fitstore.services import audit
 from fitstore.services.auth import is_valid_email
 from fitstore.services.pagination import Page, paginate
-from fitstore.services.reference import DATA_DIR
+from fitstore.services.reference import DATA_DIR, shipped_land_codes
 from fitstore.services.text_search import stems_of, words_of
 
 BIGINT_MAX = 2**63 - 1
@@ -189,8 +190,13 @@ def _enum_value(enum_cls, data, name, errors, default=None):
         return None
 
 
-def validate_content(data: dict[str, Any]) -> dict[str, Any]:
-    """Check every content field; raise Invalid naming each wrong field, else return clean values."""
+def validate_content(
+    data: dict[str, Any], current_operator_id: int | None = None
+) -> dict[str, Any]:
+    """Check every content field; raise Invalid naming each wrong field, else return clean values.
+
+    ``current_operator_id`` is the listing's operator so far: keeping it stays valid
+    even if that IT-Dienstleister has been deactivated since."""
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     clean["title"] = _text(data, "title", errors, minimum=3, maximum=200, required=True)
@@ -252,10 +258,11 @@ def validate_content(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(operator_id, str) and operator_id.isascii() and operator_id.isdigit():
             operator_id = int(operator_id)
         operator = db.session.get(Organisation, operator_id) if is_id(operator_id) else None
+        kept = operator is not None and operator.id == current_operator_id
         if (
             operator is None
             or operator.kind != OrganisationKind.IT_DIENSTLEISTER
-            or not operator.active
+            or not (operator.active or kept)
         ):
             errors["operator_id"] = [_("Betreiber ist ein aktiver IT-Dienstleister.")]
         clean["operator_id"] = operator_id
@@ -460,7 +467,7 @@ def update_listing(
     listing = get_listing(actor, listing_id)
     require(actor, Permission.EDIT_LISTING, listing, hide=True)
     _check_version(listing, expected_version)
-    values = validate_content(data)
+    values = validate_content(data, current_operator_id=listing.operator_id)
     if listing.status == ListingStatus.DRAFT:
         changes = diff(content_of(listing), values)
         _apply(listing, values)
@@ -637,13 +644,17 @@ def withdraw_listing(actor, listing_id: int, expected_version: int | None = None
 
 
 @_conflict_on_stale
-def accept_revision(actor, listing_id: int) -> Listing:
-    """Permission REVIEW_LISTINGS: the pending revision becomes the next published version."""
+def accept_revision(actor, listing_id: int, expected_version: int | None = None) -> Listing:
+    """Permission REVIEW_LISTINGS: the pending revision becomes the next published version.
+
+    ``expected_version`` is the listing version the reviewer saw: a revision that
+    changed after the review was opened must not be accepted unseen (412)."""
     listing = get_listing(actor, listing_id)
     require(actor, Permission.REVIEW_LISTINGS, listing)
     revision = pending_revision(listing)
     if revision is None or listing.status != ListingStatus.PUBLISHED:
         raise Conflict(_("Es liegt keine Änderung zur Prüfung vor."))
+    _check_version(listing, expected_version)
     values = json.loads(revision.content)
     changes = diff(content_of(listing), values)
     _apply(listing, values)
@@ -688,13 +699,17 @@ def accept_revision(actor, listing_id: int) -> Listing:
 
 
 @_conflict_on_stale
-def reject_revision(actor, listing_id: int, reason: str) -> Listing:
-    """Permission REVIEW_LISTINGS: the pending revision is refused with a reason; text unchanged."""
+def reject_revision(
+    actor, listing_id: int, reason: str, expected_version: int | None = None
+) -> Listing:
+    """Permission REVIEW_LISTINGS: the pending revision is refused with a reason; text unchanged.
+    Raises PreconditionFailed when the revision changed since the reviewer saw it."""
     listing = get_listing(actor, listing_id)
     require(actor, Permission.REVIEW_LISTINGS, listing)
     revision = pending_revision(listing)
     if revision is None:
         raise Conflict(_("Es liegt keine Änderung zur Prüfung vor."))
+    _check_version(listing, expected_version)
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     if not 5 <= len(reason) <= 2000:
         raise Invalid(
@@ -725,15 +740,24 @@ def reject_revision(actor, listing_id: int, reason: str) -> Listing:
 # --- documents ------------------------------------------------------------------------------
 
 
+@_conflict_on_stale
 def add_document(
     actor, listing_id: int, *, title: str, filename: str, content: bytes
 ) -> ListingDocument:
-    """Permission EDIT_LISTING. PDF only (checked by content), at most 10 MB."""
+    """Permission EDIT_LISTING. PDF only (checked by content), at most 10 MB.
+
+    Not while FITKO reviews a submission (it must publish what it saw) nor after
+    withdrawal. A document added to a published listing bumps its version and is
+    announced to FITKO."""
     listing = get_listing(actor, listing_id)
     require(actor, Permission.EDIT_LISTING, listing, hide=True)
     if listing.status == ListingStatus.WITHDRAWN:
         raise Conflict(
             _("Zu einer zurückgezogenen Leistung können keine Dokumente hinzugefügt werden.")
+        )
+    if listing.status == ListingStatus.SUBMITTED:
+        raise Conflict(
+            _("Während der Prüfung durch die FITKO können keine Dokumente hinzugefügt werden.")
         )
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
@@ -770,6 +794,13 @@ def add_document(
         land_ags=listing.provider_land_ags,
         details={"document": document.id, "sha256": document.sha256, "title": title},
     )
+    listing.updated_at = utcnow()  # a new version: a reviewer's open decision form is stale
+    if listing.status == ListingStatus.PUBLISHED:
+        _notify(
+            _fitko_users(),
+            _("Neues Dokument zu %(title)s: %(document)s", title=listing.title, document=title),
+            f"/leistungen/{listing.id}",
+        )
     _commit()
     return document
 
@@ -802,6 +833,55 @@ class CatalogueQuery:
 class Facet:
     name: str
     values: list[tuple[Any, str, int, bool]]  # (value, label, count, selected)
+
+
+CATALOGUE_SORTS = ("relevance", "title", "date")
+MAX_FILTER_VALUES = 30  # per repeated parameter; more is not a real filter
+
+
+@lru_cache(maxsize=1)
+def _land_codes() -> dict[str, str]:
+    """AGS, ISO code and short code (upper case) of each Land -> its AGS."""
+    codes = {}
+    for ags, iso, short in shipped_land_codes():
+        codes.update({ags: ags, iso.upper(): ags, short.upper(): ags})
+    return codes
+
+
+def parse_catalogue_query(args, actor) -> CatalogueQuery:
+    """The catalogue page's parameters (q, themenfeld, land, reifegrad, transport, status,
+    sort) from a request's ``args``, for the page, the exports and alike. Values that make no sense are dropped, never an error;
+    ``status`` only counts for users who may see unpublished listings."""
+
+    def values(name: str, convert: Callable[[str], Any | None]) -> list:
+        result: list = []
+        for raw in args.getlist(name)[:MAX_FILTER_VALUES]:
+            for part in raw.split(","):
+                value = convert(part.strip())
+                if value is not None and value not in result:
+                    result.append(value)
+        return result
+
+    def number(pattern: str) -> Callable[[str], int | None]:
+        return lambda raw: int(raw) if re.fullmatch(pattern, raw) else None
+
+    def one_of(allowed: Iterable[str]) -> Callable[[str], str | None]:
+        allowed = set(allowed)
+        return lambda raw: raw if raw in allowed else None
+
+    q = args.get("q", "")
+    q = "".join(ch for ch in q if ch.isprintable())[:200].strip()
+    sort = args.get("sort", "relevance")
+    internal = can(actor, Permission.VIEW_INTERNAL_LISTINGS)
+    return CatalogueQuery(
+        q=q,
+        themenfeld=values("themenfeld", number(r"[0-9]{1,2}")),
+        land=values("land", lambda raw: _land_codes().get(raw.upper())),
+        reifegrad=values("reifegrad", number(r"[0-4]")),
+        transport=values("transport", one_of(t.value for t in Transport)),
+        status=values("status", one_of(s.value for s in ListingStatus)) if internal else [],
+        sort=sort if sort in CATALOGUE_SORTS else "relevance",
+    )
 
 
 def _visible(actor, query: Select) -> Select:

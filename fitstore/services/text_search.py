@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import snowballstemmer
 
@@ -19,8 +20,18 @@ def _stemmer():
     return snowballstemmer.stemmer("german")
 
 
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    path = Path(__file__).resolve().parent.parent / "data" / "german-stopwords.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
 def words_of(text: str) -> list[str]:
-    return _WORD.findall((text or "").lower())
+    """The searchable words of ``text``: lower case, German stop words ("und", "für") dropped,
+    as PostgreSQL's german configuration drops them."""
+    stop = _stop_words()
+    return [word for word in _WORD.findall((text or "").lower()) if word not in stop]
 
 
 def stems_of(text: str) -> list[str]:

@@ -506,7 +506,10 @@ def test_lifecycle_walk_from_draft_to_withdrawn(app):
     assert "Blaue Karte" in queue and "Änderung übernehmen" in queue
 
     # FITKO accepts it: version 2 with a readable diff.
-    fitko_1.post(f"/leistungen/{listing_id}/aenderung/uebernehmen")
+    fitko_1.post(
+        f"/leistungen/{listing_id}/aenderung/uebernehmen",
+        data={"lock_version": row(app, listing_id)["lock_version"]},
+    )
     assert row(app, listing_id)["title"] == f"Aufenthaltstitel und Blaue Karte {word}"
     assert row(app, listing_id)["published_version"] == 2
     history = visible_text(text(anonymous.get(f"/leistungen/{listing_id}/versionen")))
@@ -515,8 +518,11 @@ def test_lifecycle_walk_from_draft_to_withdrawn(app):
         f"Titel bisher: Aufenthaltstitel {word} neu: Aufenthaltstitel und Blaue Karte {word}"
         in history
     )
-    assert "Max Gegenzeichner (FITKO)" in history  # published version 1
-    assert "Erika Prüferin (FITKO)" in history  # accepted version 2
+    # The public sees which organisation published a version, not the staff member.
+    assert "Max Gegenzeichner" not in history and "Erika Prüferin" not in history
+    insider_history = visible_text(text(editor.get(f"/leistungen/{listing_id}/versionen")))
+    assert "Max Gegenzeichner (FITKO)" in insider_history  # published version 1
+    assert "Erika Prüferin (FITKO)" in insider_history  # accepted version 2
 
     # The provider withdraws it; the catalogue no longer shows it.
     editor.post(f"/leistungen/{listing_id}/zurueckziehen")
@@ -536,7 +542,10 @@ def test_fitko_rejects_a_pending_revision_with_a_reason(app):
     assert "Giropay" in page and "Änderung ablehnen" in page
     fitko.post(
         f"/leistungen/{listing_id}/aenderung/ablehnen",
-        data={"reason": "Giropay gibt es nicht mehr."},
+        data={
+            "reason": "Giropay gibt es nicht mehr.",
+            "lock_version": row(app, listing_id)["lock_version"],
+        },
     )
     assert row(app, listing_id)["payment"] == "ePayBL"
     with app.app_context():
@@ -568,6 +577,27 @@ def test_illegal_transitions_are_refused_with_a_message(app, status, path, email
         page = visible_text(text(client.get(response.headers["Location"])))
         assert "nicht möglich" in page or "keine Änderung zur Prüfung" in page
     assert row(app, listing_id) == before
+
+
+def test_fitko_cannot_accept_a_revision_that_changed_after_it_was_opened(app):
+    listing_id = make_listing(app, "published")
+    with app.app_context():
+        listings.update_listing(user(EDITOR_BB), listing_id, {**CONTENT, "payment": "Giropay"})
+    fitko = client_for(app, FITKO_1)
+    seen = row(app, listing_id)["lock_version"]
+    assert "Giropay" in text(fitko.get("/pruefung"))
+    # The provider swaps the proposal while FITKO looks at the old one.
+    with app.app_context():
+        listings.update_listing(user(EDITOR_BB), listing_id, {**CONTENT, "payment": "Bargeld"})
+    fitko.post(f"/leistungen/{listing_id}/aenderung/uebernehmen", data={"lock_version": seen})
+    assert row(app, listing_id)["payment"] == "ePayBL"  # nothing accepted unseen
+    fitko.post(f"/leistungen/{listing_id}/aenderung/uebernehmen", data={})
+    assert row(app, listing_id)["payment"] == "ePayBL"  # nor without saying what was seen
+    fitko.post(
+        f"/leistungen/{listing_id}/aenderung/uebernehmen",
+        data={"lock_version": row(app, listing_id)["lock_version"]},
+    )
+    assert row(app, listing_id)["payment"] == "Bargeld"
 
 
 def test_a_stale_decision_is_refused(app):
@@ -1018,7 +1048,9 @@ def test_version_history_shows_who_published_and_what_changed(app):
             },
         )
         listings.accept_revision(user(FITKO_2), listing_id)
-    page = visible_text(text(client_for(app, None).get(f"/leistungen/{listing_id}/versionen")))
+    public = visible_text(text(client_for(app, None).get(f"/leistungen/{listing_id}/versionen")))
+    assert "Gegenzeichner" not in public and "von FITKO" in public  # no staff names in public
+    page = visible_text(text(client_for(app, EDITOR_BB).get(f"/leistungen/{listing_id}/versionen")))
     assert page.index("Version 2") < page.index("Version 1")
     assert "Themenfeld bisher: Ein- & Auswanderung neu: Mobilität & Reisen" in page
     assert "Jährliche Betriebskosten bisher: 1.200.000,00 € neu: 1.300.000,00 €" in page.replace(
@@ -1201,3 +1233,10 @@ def test_version_history_and_review_queue_query_counts_do_not_grow(app, count_qu
         make_listing(app, "submitted")
     assert measure(f"/leistungen/{listing_id}/versionen") == history_before
     assert measure("/pruefung") == queue_before
+
+
+def test_the_exports_are_linked_with_the_current_filters(client):
+    page = text(client.get("/katalog?themenfeld=4&sort=title"))
+    assert 'href="/katalog.csv?themenfeld=4&amp;sort=title"' in page
+    assert 'href="/katalog.json?themenfeld=4&amp;sort=title"' in page
+    assert 'href="/leistungen/1/publiccode.yml"' in text(client.get("/leistungen/1"))

@@ -923,3 +923,81 @@ def test_the_seeds_three_services_in_the_demo(ctx):
     assert einbuergerung.provider_land.short == "NW"
     assert "München" in einbuergerung.description and "Bayern" in einbuergerung.description
     assert "bundesweit nachnutzbare" in einbuergerung.description
+
+
+def test_stop_words_mean_the_same_on_both_databases(app):
+    """PostgreSQL's german configuration ignores "und"/"für"; the SQLite search must agree."""
+    from fitstore.services.text_search import words_of
+
+    assert words_of("Antrag für den Aufenthaltstitel und die Blaue Karte") == [
+        "antrag",
+        "aufenthaltstitel",
+        "blaue",
+        "karte",
+    ]
+    with app.test_request_context():
+        everything = listings.search_catalogue(None, listings.CatalogueQuery())[0].total
+        only_stop_words = listings.search_catalogue(None, listings.CatalogueQuery(q="und die der"))[
+            0
+        ].total
+        assert only_stop_words == everything
+        with_stop_words = listings.search_catalogue(
+            None, listings.CatalogueQuery(q="Antrag für Aufenthaltstitel")
+        )[0]
+        without = listings.search_catalogue(
+            None, listings.CatalogueQuery(q="Antrag Aufenthaltstitel")
+        )[0]
+        assert without.total >= 1
+        assert [item.id for item in with_stop_words.items] == [item.id for item in without.items]
+
+
+def test_an_operator_deactivated_since_can_be_kept_but_not_chosen_anew(app):
+    from fitstore.services.admin import set_organisation_active
+    from fitstore.services.system import SystemActor
+
+    with app.test_request_context():
+        editor = user("editor-bb@demo.test")
+        zit = db.session.scalar(select(Organisation).where(Organisation.short_name == "ZIT-BB"))
+        akdb = db.session.scalar(select(Organisation).where(Organisation.short_name == "AKDB"))
+        listing = listings.create_listing(editor, content(operator_id=zit.id))
+        set_organisation_active(SystemActor(), zit.id, False)
+        set_organisation_active(SystemActor(), akdb.id, False)
+        listings.update_listing(editor, listing.id, content(operator_id=zit.id, payment="Giropay"))
+        assert db.session.get(Listing, listing.id).operator_id == zit.id
+        with pytest.raises(Invalid) as refused:
+            listings.update_listing(editor, listing.id, content(operator_id=akdb.id))
+        assert "operator_id" in refused.value.errors
+
+
+def test_no_documents_while_fitko_reviews_and_new_ones_on_published_listings_are_announced(people):
+    submitted = make(people, ListingStatus.SUBMITTED)
+    with pytest.raises(Conflict):
+        listings.add_document(
+            people["editor-bb"], submitted.id, title="Leitfaden", filename="l.pdf", content=PDF
+        )
+    assert count(ListingDocument, ListingDocument.listing_id == submitted.id) == 0
+
+    published = make(people, ListingStatus.PUBLISHED)
+    version_before = db.session.get(Listing, published.id).lock_version
+    notices_before = count(Notification, Notification.user_id == people["fitko-1"].id)
+    listings.add_document(
+        people["editor-bb"], published.id, title="Leitfaden", filename="l.pdf", content=PDF
+    )
+    db.session.expire_all()
+    assert db.session.get(Listing, published.id).lock_version > version_before
+    assert count(Notification, Notification.user_id == people["fitko-1"].id) == notices_before + 1
+
+
+def test_a_revision_decision_needs_the_version_the_reviewer_saw(people):
+    listing = make(people, ListingStatus.PUBLISHED)
+    listings.update_listing(people["editor-bb"], listing.id, content(payment="Giropay"))
+    seen = db.session.get(Listing, listing.id).lock_version
+    listings.update_listing(people["editor-bb"], listing.id, content(payment="Bargeld"))
+    with pytest.raises(PreconditionFailed):
+        listings.accept_revision(people["fitko-1"], listing.id, expected_version=seen)
+    with pytest.raises(PreconditionFailed):
+        listings.reject_revision(
+            people["fitko-1"], listing.id, "Passt nicht.", expected_version=seen
+        )
+    db.session.rollback()
+    assert db.session.get(Listing, listing.id).payment == "ePayBL"
