@@ -147,6 +147,18 @@ def form_with_errors(page: Page, ids: dict) -> None:
     expect(page.locator("#reifegrad-error")).to_be_visible()
 
 
+def edit_form_with_errors(page: Page, ids: dict) -> None:
+    page.goto(f"/leistungen/{ids['rich']}/bearbeiten")
+    form = page.locator("main form.listing-form")
+    form.locator("[name=ozg_id]").fill("10a55")
+    form.locator("[name=leika_keys]").fill("9901001010400")
+    with page.expect_navigation() as navigation:
+        form.locator("button[type=submit]").click()
+    assert navigation.value.status == 422
+    expect(page.locator("#error-summary-title")).to_be_visible()
+    expect(page.locator("#ozg_id-error")).to_be_visible()
+
+
 def upload_with_error(page: Page, ids: dict) -> None:
     page.goto(f"/leistungen/{ids['rich']}")
     form = page.locator("main form[enctype='multipart/form-data']")
@@ -184,6 +196,7 @@ STATES = {
     "form-edit-published": State(
         visit("/leistungen/{rich}/bearbeiten", "main form.listing-form"), user=EDITOR_BB
     ),
+    "form-edit-errors": State(edit_form_with_errors, user=EDITOR_BB),
     "versions": State(visit("/leistungen/{rich}/versionen", "#changes-2")),
     "review-queue": State(visit("/pruefung", "li.queue-item"), user=FITKO_1),
     "notifications": State(visit("/benachrichtigungen", "ol.notice-list"), user=EDITOR_BB),
