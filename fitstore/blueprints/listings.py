@@ -611,6 +611,17 @@ def accept_revision(listing_id: int):
     )
 
 
+@bp.post("/leistungen/<int:listing_id>/aenderung/verwerfen")
+@policy(Permission.EDIT_LISTING)
+def discard_revision(listing_id: int):
+    return _decide(
+        listing_id,
+        DecisionForm(),
+        lambda f: listings.discard_revision(current_user, listing_id, f.expected_version()),
+        _("Die Änderung ist zurückgenommen; die veröffentlichte Fassung bleibt unverändert."),
+    )
+
+
 @bp.post("/leistungen/<int:listing_id>/aenderung/ablehnen")
 @policy(Permission.REVIEW_LISTINGS)
 def reject_revision(listing_id: int):

@@ -56,6 +56,7 @@ class RevisionStatus(enum.StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    DISCARDED = "discarded"  # taken back by the provider before FITKO decided
 
 
 class Listing(db.Model):

@@ -737,6 +737,37 @@ def reject_revision(
     return listing
 
 
+@_conflict_on_stale
+def discard_revision(actor, listing_id: int, expected_version: int | None = None) -> Listing:
+    """Permission EDIT_LISTING (provider editor): take back the pending revision before FITKO
+    decides; the published text stays. Raises Conflict when nothing is pending."""
+    listing = get_listing(actor, listing_id)
+    require(actor, Permission.EDIT_LISTING, listing, hide=True)
+    revision = pending_revision(listing)
+    if revision is None:
+        raise Conflict(_("Es liegt keine Änderung zur Prüfung vor."))
+    _check_version(listing, expected_version)
+    revision.status = RevisionStatus.DISCARDED
+    revision.decided_by_id = actor.id
+    revision.decided_at = utcnow()
+    listing.updated_at = utcnow()  # FITKO's open decision form is stale now
+    audit.record(
+        actor,
+        "listing.revision_discarded",
+        "listing",
+        listing.id,
+        land_ags=listing.provider_land_ags,
+        details={"revision": revision.id},
+    )
+    _notify(
+        _fitko_users(),
+        _("Änderung zurückgenommen: %(title)s", title=listing.title),
+        f"/leistungen/{listing.id}",
+    )
+    _commit()
+    return listing
+
+
 # --- documents ------------------------------------------------------------------------------
 
 

@@ -1240,3 +1240,28 @@ def test_the_exports_are_linked_with_the_current_filters(client):
     assert 'href="/katalog.csv?themenfeld=4&amp;sort=title"' in page
     assert 'href="/katalog.json?themenfeld=4&amp;sort=title"' in page
     assert 'href="/leistungen/1/publiccode.yml"' in text(client.get("/leistungen/1"))
+
+
+def test_the_provider_takes_back_a_pending_change_from_the_listing_page(app):
+    listing_id = make_listing(app, "published")
+    with app.app_context():
+        listings.update_listing(user(EDITOR_BB), listing_id, {**CONTENT, "payment": "Giropay"})
+    editor = client_for(app, EDITOR_BB)
+    page = text(editor.get(f"/leistungen/{listing_id}"))
+    assert f'action="/leistungen/{listing_id}/aenderung/verwerfen"' in page
+    assert "aenderung/verwerfen" not in text(
+        client_for(app, FITKO_1).get(f"/leistungen/{listing_id}")
+    )
+    response = editor.post(
+        f"/leistungen/{listing_id}/aenderung/verwerfen",
+        data={"lock_version": row(app, listing_id)["lock_version"]},
+    )
+    assert response.status_code == 302
+    assert "Änderung ist zurückgenommen" in visible_text(
+        text(editor.get(response.headers["Location"]))
+    )
+    assert "wartet auf die Prüfung" not in text(editor.get(f"/leistungen/{listing_id}"))
+    assert "Giropay" not in text(client_for(app, FITKO_1).get("/pruefung"))
+    # Another Land's editor may not.
+    bavaria = client_for(app, "editor-by@demo.test")
+    assert bavaria.post(f"/leistungen/{listing_id}/aenderung/verwerfen").status_code == 404

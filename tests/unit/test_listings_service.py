@@ -1001,3 +1001,21 @@ def test_a_revision_decision_needs_the_version_the_reviewer_saw(people):
         )
     db.session.rollback()
     assert db.session.get(Listing, listing.id).payment == "ePayBL"
+
+
+def test_the_provider_can_take_back_a_pending_revision(people):
+    listing = make(people, ListingStatus.PUBLISHED)
+    listings.update_listing(people["editor-bb"], listing.id, content(payment="Giropay"))
+    audit_before = count(AuditEvent)
+    notices_before = count(Notification, Notification.user_id == people["fitko-1"].id)
+    with pytest.raises(NotFound):
+        listings.discard_revision(people["editor-by"], listing.id)  # another Land
+    with pytest.raises((Forbidden, NotFound)):
+        listings.discard_revision(people["fitko-1"], listing.id)  # FITKO decides, not discards
+    listings.discard_revision(people["editor-bb"], listing.id)
+    assert listings.pending_revision(db.session.get(Listing, listing.id)) is None
+    assert db.session.get(Listing, listing.id).payment == "ePayBL"
+    assert count(AuditEvent) == audit_before + 1
+    assert count(Notification, Notification.user_id == people["fitko-1"].id) == notices_before + 1
+    with pytest.raises(Conflict):
+        listings.discard_revision(people["editor-bb"], listing.id)  # nothing pending any more
