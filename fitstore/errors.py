@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 class DomainError(Exception):
     status = 400
-    title = _l("Ungültige Anfrage")
+
+    @property
+    def title(self):
+        """The one title per status, shared with HTTP errors (``TITLES``)."""
+        return TITLES.get(self.status, TITLES[400])
 
     def __init__(self, detail: str | None = None, errors: dict[str, list[str]] | None = None):
         super().__init__(detail or str(self.title))
@@ -25,44 +29,36 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     status = 404
-    title = _l("Nicht gefunden")
 
 
 class Forbidden(DomainError):
     status = 403
-    title = _l("Keine Berechtigung")
 
 
 class Unauthorized(DomainError):
     status = 401
-    title = _l("Anmeldung erforderlich")
 
 
 class Invalid(DomainError):
     status = 422
-    title = _l("Eingaben ungültig")
 
 
 class Conflict(DomainError):
     status = 409
-    title = _l("Konflikt mit dem aktuellen Zustand")
 
 
 class PreconditionFailed(DomainError):
     status = 412
-    title = _l("Vorbedingung fehlgeschlagen")
 
 
 class PreconditionRequired(DomainError):
     """RFC 6585: the request must be conditional (``If-Match``) to prevent lost updates."""
 
     status = 428
-    title = _l("Vorbedingung erforderlich")
 
 
 class PayloadTooLarge(DomainError):
     status = 413
-    title = _l("Anfrage zu groß")
 
 
 TITLES = {

@@ -72,24 +72,25 @@ ADMITS = {
 }
 
 
+def _route_urls(app, method: str, samples: dict, skip=()) -> list[tuple[str, str]]:
+    """(endpoint, URL) of every route for ``method``, built before any request runs: no
+    request context may stay pushed while the client works (streamed exports keep theirs)."""
+    from flask import url_for
+
+    with app.test_request_context():
+        return [
+            (rule.endpoint, url_for(rule.endpoint, **{n: samples[n] for n in rule.arguments}))
+            for rule in app.url_map.iter_rules()
+            if method in rule.methods and rule.endpoint not in skip
+        ]
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_get_route_answers_each_role_by_its_policy(app, role):
     client = app.test_client()
     if ROLES[role]:
         assert login(client, ROLES[role]).status_code == 302
-    from flask import url_for
-
-    # Build the URLs first: no request context may stay pushed while the client
-    # runs requests (streamed exports keep theirs until they are read).
-    with app.test_request_context():
-        urls = [
-            (
-                rule.endpoint,
-                url_for(rule.endpoint, **{name: SAMPLE_ARGS[name] for name in rule.arguments}),
-            )
-            for rule in app.url_map.iter_rules()
-            if "GET" in rule.methods and rule.endpoint != "static"
-        ]
+    urls = _route_urls(app, "GET", SAMPLE_ARGS, skip=("static",))
     assert len(urls) >= 15
     for endpoint, url in urls:
         response = client.get(url)
@@ -652,21 +653,12 @@ POST_SAMPLES = {
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_post_route_answers_each_role_by_its_policy(app, role):
-    from flask import url_for
-
     client = app.test_client()
     if ROLES[role]:
         assert login(client, ROLES[role]).status_code == 302
-    with app.test_request_context():
-        urls = [
-            (
-                rule.endpoint,
-                url_for(rule.endpoint, **{name: POST_SAMPLES[name] for name in rule.arguments}),
-            )
-            for rule in app.url_map.iter_rules()
-            if "POST" in rule.methods
-            and rule.endpoint not in ("auth.login", "auth.logout", "main.set_language")
-        ]
+    urls = _route_urls(
+        app, "POST", POST_SAMPLES, skip=("auth.login", "auth.logout", "main.set_language")
+    )
     assert len(urls) >= 8
     for endpoint, url in urls:
         response = client.post(url, data={})
