@@ -27,6 +27,7 @@ def register_commands(app) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(token_group)
     app.cli.add_command(audit_group)
+    app.cli.add_command(mail_group)
 
 
 @click.command("load-reference")
@@ -162,3 +163,22 @@ def verify_command(expect_head: str | None) -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """E-mail outbox."""
+
+
+@mail_group.command("send")
+@click.option("--limit", default=500, show_default=True, help="At most this many mails per run.")
+@with_appcontext
+def send_mail_command(limit: int) -> None:
+    """Deliver pending mail over SMTP (FITSTORE_SMTP_*); safe to run from cron."""
+    from fitstore.services.mail import send_pending
+
+    report = send_pending(limit=limit)
+    click.echo(f"sent: {report.sent}, failed: {report.failed}, given up: {report.given_up}")
+    if report.connection_error:
+        click.echo(f"SMTP server unreachable: {report.connection_error}", err=True)
+        raise SystemExit(1)

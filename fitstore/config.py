@@ -70,6 +70,19 @@ class DefaultConfig:
     OPERATOR_ADDRESS = "Zum Gottschalkhof 3, 60594 Frankfurt am Main"
     OPERATOR_EMAIL = "fit-store@fitko.example"
 
+    # Absolute base of links in e-mails (mail is sent outside a request).
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # Outgoing mail (``fitstore mail send``). SMTP_SECURITY: "none", "starttls" or "ssl".
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 25
+    SMTP_SECURITY = "none"
+    SMTP_USERNAME = None
+    SMTP_PASSWORD = None
+    SMTP_TIMEOUT = 30
+    MAIL_FROM = "FIT-Store <no-reply@fitko.example>"
+    # A mail that fails this often is marked failed and no longer retried.
+    MAIL_MAX_ATTEMPTS = 5
+
 
 def load_environment(config: dict) -> None:
     """Apply ``FITSTORE_*`` variables (after defaults, before explicit test config)."""

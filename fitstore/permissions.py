@@ -12,7 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from fitstore.errors import Forbidden, NotFound, Unauthorized
-from fitstore.models import AuditEvent, Listing, ListingStatus, Organisation, Role, User
+from fitstore.models import (
+    Alliance,
+    AuditEvent,
+    Listing,
+    ListingStatus,
+    MembershipStatus,
+    Organisation,
+    Reuse,
+    Role,
+    User,
+)
 
 
 class Permission(enum.StrEnum):
@@ -33,6 +43,27 @@ class Permission(enum.StrEnum):
     REVIEW_LISTINGS = "review_listings"
     WITHDRAW_LISTING = "withdraw_listing"
     VIEW_INTERNAL_LISTINGS = "view_internal_listings"
+    # Reuse (Nachnutzung), contracts, rollout
+    VIEW_REUSES = "view_reuses"  # the list page; the service scopes its rows
+    VIEW_REUSE = "view_reuse"
+    EXPRESS_INTEREST = "express_interest"
+    ACT_AS_ADOPTER = "act_as_adopter"
+    ACT_AS_PROVIDER = "act_as_provider"
+    HOLD_REUSE = "hold_reuse"
+    TERMINATE_REUSE = "terminate_reuse"
+    MANAGE_ROLLOUT = "manage_rollout"
+    VIEW_CONTRACT = "view_contract"
+    CHECK_CONTRACT = "check_contract"
+    COUNTERSIGN_CONTRACT = "countersign_contract"
+    # Alliances (Nachnutzungsallianz)
+    VIEW_ALLIANCE = "view_alliance"
+    VIEW_ALLIANCE_DETAILS = "view_alliance_details"
+    JOIN_ALLIANCE = "join_alliance"
+    LEAD_ALLIANCE = "lead_alliance"
+    VOTE_COST_KEY = "vote_cost_key"
+    # Dashboards
+    VIEW_LAND_DASHBOARD = "view_land_dashboard"
+    VIEW_FITKO_DASHBOARD = "view_fitko_dashboard"
 
 
 def _authenticated(actor: Any) -> bool:
@@ -129,6 +160,117 @@ def _view_internal_listings(actor, obj=None) -> bool:
     )
 
 
+# --- reuse ----------------------------------------------------------------------------
+
+
+def _fitko_or_admin(actor) -> bool:
+    return _role(actor) in (Role.FITKO, Role.ADMIN)
+
+
+def _land_editor(actor, land_ags: str | None) -> bool:
+    return _role(actor) == Role.EDITOR and land_ags is not None and actor.land_ags == land_ags
+
+
+def _land_member(actor, land_ags: str | None) -> bool:
+    return _authenticated(actor) and land_ags is not None and actor.land_ags == land_ags
+
+
+def alliance_member_lands(listing_id: int) -> set[str]:
+    """The Länder that are full members of the listing's alliance (one query)."""
+    from sqlalchemy import select
+
+    from fitstore.extensions import db
+    from fitstore.models import AllianceMembership
+
+    return set(
+        db.session.scalars(
+            select(AllianceMembership.land_ags)
+            .join(Alliance, Alliance.id == AllianceMembership.alliance_id)
+            .where(
+                Alliance.listing_id == listing_id,
+                AllianceMembership.status == MembershipStatus.MEMBER,
+            )
+        )
+    )
+
+
+def _view_reuse(actor, reuse: Reuse | None = None) -> bool:
+    # A reuse's conditions are private to adopter, provider and FITKO, and shared
+    # with the members of the listing's alliance; nobody else sees it at all.
+    if _fitko_or_admin(actor):
+        return True
+    if not _authenticated(actor) or reuse is None or actor.land_ags is None:
+        return False
+    if actor.land_ags in (reuse.adopter_land_ags, reuse.listing.provider_land_ags):
+        return True
+    return actor.land_ags in alliance_member_lands(reuse.listing_id)
+
+
+def _express_interest(actor, listing: Listing | None = None) -> bool:
+    if _role(actor) != Role.EDITOR or actor.land_ags is None:
+        return False
+    if listing is None:
+        return True
+    return listing.status == ListingStatus.PUBLISHED and listing.provider_land_ags != actor.land_ags
+
+
+def _act_as_adopter(actor, reuse: Reuse | None = None) -> bool:
+    return reuse is not None and _land_editor(actor, reuse.adopter_land_ags)
+
+
+def _act_as_provider(actor, reuse: Reuse | None = None) -> bool:
+    return reuse is not None and _land_editor(actor, reuse.listing.provider_land_ags)
+
+
+def _adopter_or_fitko(actor, reuse: Reuse | None = None) -> bool:
+    return _role(actor) == Role.FITKO or _act_as_adopter(actor, reuse)
+
+
+def _view_contract(actor, reuse: Reuse | None = None) -> bool:
+    # The contract binds FITKO and the adopter; the provider sees it as the party delivering.
+    if _fitko_or_admin(actor):
+        return True
+    return reuse is not None and (
+        _land_member(actor, reuse.adopter_land_ags)
+        or _land_member(actor, reuse.listing.provider_land_ags)
+    )
+
+
+def _fitko_staff(actor, obj=None) -> bool:
+    # Only FITKO staff check and countersign; admins manage accounts, not contracts.
+    return _role(actor) == Role.FITKO
+
+
+def _view_alliance_details(actor, alliance: Alliance | None = None) -> bool:
+    if _fitko_or_admin(actor):
+        return True
+    if not _authenticated(actor) or alliance is None or actor.land_ags is None:
+        return False
+    if actor.land_ags == alliance.lead_land_ags:
+        return True
+    return actor.land_ags in alliance_member_lands(alliance.listing_id)
+
+
+def _join_alliance(actor, alliance: Alliance | None = None) -> bool:
+    if _role(actor) != Role.EDITOR or actor.land_ags is None:
+        return False
+    return alliance is None or alliance.lead_land_ags != actor.land_ags
+
+
+def _lead_alliance(actor, alliance: Alliance | None = None) -> bool:
+    return alliance is not None and _land_editor(actor, alliance.lead_land_ags)
+
+
+def _vote_cost_key(actor, alliance: Alliance | None = None) -> bool:
+    if alliance is None or _role(actor) != Role.EDITOR or actor.land_ags is None:
+        return False
+    return actor.land_ags in alliance_member_lands(alliance.listing_id)
+
+
+def _view_land_dashboard(actor, obj=None) -> bool:
+    return _authenticated(actor) and actor.land_ags is not None
+
+
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
@@ -147,6 +289,24 @@ POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.REVIEW_LISTINGS: _review_listings,
     Permission.WITHDRAW_LISTING: _withdraw_listing,
     Permission.VIEW_INTERNAL_LISTINGS: _view_internal_listings,
+    Permission.VIEW_REUSES: _any_member,
+    Permission.VIEW_REUSE: _view_reuse,
+    Permission.EXPRESS_INTEREST: _express_interest,
+    Permission.ACT_AS_ADOPTER: _act_as_adopter,
+    Permission.ACT_AS_PROVIDER: _act_as_provider,
+    Permission.HOLD_REUSE: _adopter_or_fitko,
+    Permission.TERMINATE_REUSE: _adopter_or_fitko,
+    Permission.MANAGE_ROLLOUT: _act_as_adopter,
+    Permission.VIEW_CONTRACT: _view_contract,
+    Permission.CHECK_CONTRACT: _fitko_staff,
+    Permission.COUNTERSIGN_CONTRACT: _fitko_staff,
+    Permission.VIEW_ALLIANCE: _public,
+    Permission.VIEW_ALLIANCE_DETAILS: _view_alliance_details,
+    Permission.JOIN_ALLIANCE: _join_alliance,
+    Permission.LEAD_ALLIANCE: _lead_alliance,
+    Permission.VOTE_COST_KEY: _vote_cost_key,
+    Permission.VIEW_LAND_DASHBOARD: _view_land_dashboard,
+    Permission.VIEW_FITKO_DASHBOARD: _view_organisations,
 }
 
 

@@ -1,5 +1,17 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
+from fitstore.models.alliance import (
+    DEFAULT_COST_KEY,
+    Alliance,
+    AllianceMembership,
+    CostKey,
+    CostKeyDecision,
+    CostKeyVote,
+    DecisionStatus,
+    FundingModel,
+    MembershipStatus,
+    Vote,
+)
 from fitstore.models.audit import AuditEvent
 from fitstore.models.feedback import AccessibilityFeedback
 from fitstore.models.listing import (
@@ -13,6 +25,7 @@ from fitstore.models.listing import (
     Transport,
     UserAccount,
 )
+from fitstore.models.mail import MailStatus, OutboxMail
 from fitstore.models.organisation import Organisation, OrganisationKind
 from fitstore.models.reference import (
     Authority,
@@ -21,29 +34,73 @@ from fitstore.models.reference import (
     Land,
     Themenfeld,
 )
+from fitstore.models.reuse import (
+    CLOSED_STAGES,
+    CONTRACTED_STAGES,
+    MAIN_LINE,
+    ROLLOUT_ORDER,
+    ConditionModel,
+    Contract,
+    ContractStatus,
+    EligibilityBasis,
+    OnboardingItem,
+    Reuse,
+    ReuseStage,
+    ReuseTransition,
+    Rollout,
+    RolloutEvent,
+    RolloutStatus,
+)
 from fitstore.models.user import ApiToken, Role, User, UserSession
 
 __all__ = [
     "AccessibilityFeedback",
+    "Alliance",
+    "AllianceMembership",
     "ApiToken",
     "AuditEvent",
     "Authority",
     "AuthorityLevel",
+    "CLOSED_STAGES",
+    "CONTRACTED_STAGES",
+    "ConditionModel",
+    "Contract",
+    "ContractStatus",
+    "CostKey",
+    "CostKeyDecision",
     "CostKeyValue",
+    "CostKeyVote",
+    "DEFAULT_COST_KEY",
+    "DecisionStatus",
+    "EligibilityBasis",
+    "FundingModel",
     "Land",
     "Listing",
     "ListingDocument",
     "ListingRevision",
     "ListingStatus",
     "ListingVersion",
+    "MAIN_LINE",
+    "MailStatus",
+    "MembershipStatus",
     "Notification",
+    "OnboardingItem",
     "Organisation",
     "OrganisationKind",
+    "OutboxMail",
+    "ROLLOUT_ORDER",
+    "Reuse",
+    "ReuseStage",
+    "ReuseTransition",
     "RevisionStatus",
     "Role",
+    "Rollout",
+    "RolloutEvent",
+    "RolloutStatus",
     "Themenfeld",
     "Transport",
     "User",
     "UserAccount",
     "UserSession",
+    "Vote",
 ]

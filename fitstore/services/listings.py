@@ -33,7 +33,6 @@ from fitstore.models import (
     ListingRevision,
     ListingStatus,
     ListingVersion,
-    Notification,
     Organisation,
     OrganisationKind,
     RevisionStatus,
@@ -45,7 +44,7 @@ from fitstore.models import (
 )
 from fitstore.models.base import is_id, utcnow
 from fitstore.permissions import Permission, can, require
-from fitstore.services import audit
+from fitstore.services import audit, notifications
 from fitstore.services.auth import is_valid_email
 from fitstore.services.pagination import Page, paginate
 from fitstore.services.reference import DATA_DIR, shipped_land_codes
@@ -353,8 +352,7 @@ def _refresh_search(listing: Listing) -> None:
 
 
 def _notify(users, message: str, link: str | None) -> None:
-    for user in users:
-        db.session.add(Notification(user_id=user.id, message=message[:500], link=link))
+    notifications.notify(users, message, link)
 
 
 def _fitko_users():

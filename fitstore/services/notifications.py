@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
+from fitstore.errors import NotFound
 from fitstore.extensions import db
 from fitstore.models import Notification
-from fitstore.models.base import utcnow
+from fitstore.models.base import is_id, utcnow
 from fitstore.permissions import Permission, require
+from fitstore.services import audit, mail
 from fitstore.services.pagination import Page, paginate
 
 
@@ -53,3 +55,45 @@ def mark_all_read(actor) -> int:
     )
     db.session.commit()
     return result.rowcount or 0
+
+
+def notify(users, message: str, link: str | None = None) -> None:
+    """Leave ``message`` in each user's inbox and, for those who want e-mail, in the
+    outbox, inside the caller's transaction: the notice exists exactly when its cause
+    was committed. Inactive users and duplicates are skipped."""
+    seen: set[int] = set()
+    for user in users:
+        if user.id in seen or not user.active:
+            continue
+        seen.add(user.id)
+        db.session.add(Notification(user_id=user.id, message=message[:500], link=link))
+        if user.email_notifications:
+            mail.enqueue(user, message, link)
+
+
+def mark_read(actor, notification_id: int) -> Notification:
+    """Permission OWN_ACCOUNT: mark one of the actor's own notices read (idempotent).
+    Another user's notice is NotFound."""
+    require(actor, Permission.OWN_ACCOUNT)
+    notification = db.session.get(Notification, notification_id) if is_id(notification_id) else None
+    if notification is None or notification.user_id != actor.id:
+        raise NotFound()
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification
+
+
+def set_email_notifications(actor, enabled: bool) -> None:
+    """Permission OWN_ACCOUNT: the actor switches e-mail notices on or off for themself."""
+    require(actor, Permission.OWN_ACCOUNT)
+    actor.email_notifications = bool(enabled)
+    audit.record(
+        actor,
+        "account.email_notifications_changed",
+        "user",
+        actor.id,
+        land_ags=actor.land_ags,
+        details={"enabled": bool(enabled)},
+    )
+    db.session.commit()
