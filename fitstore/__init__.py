@@ -164,13 +164,20 @@ def _register_blueprints(app: Flask) -> None:
     from fitstore.blueprints import (
         account,
         admin,
+        alliances,
         api,
+        api_alliances,
         api_listings,
+        api_notifications,
+        api_reuses,
         audit,
         auth,
+        dashboards,
         exports,
         listings,
         main,
+        reuses,
+        rollouts,
     )
     from fitstore.extensions import api as smorest_api
 
@@ -180,7 +187,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(listings.bp)
+    app.register_blueprint(alliances.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(reuses.bp)
+    app.register_blueprint(rollouts.bp)
+    app.register_blueprint(dashboards.bp)
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",
@@ -190,7 +201,14 @@ def _register_blueprints(app: Flask) -> None:
             "description": "API token from the account page (Mein Konto)",
         },
     )
-    for blueprint in (*api.API_BLUEPRINTS, api_listings.listings_api):
+    for blueprint in (
+        *api.API_BLUEPRINTS,
+        api_listings.listings_api,
+        api_reuses.reuses_api,
+        api_reuses.contracts_api,
+        api_alliances.alliances_api,
+        api_notifications.notifications_api,
+    ):
         smorest_api.register_blueprint(blueprint)
 
 

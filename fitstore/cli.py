@@ -48,7 +48,8 @@ def load_reference_command() -> None:
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Load reference data plus demo organisations and users (never in production)."""
+    """Load reference data plus demo organisations, users, listings and reuses (never in
+    production; idempotent)."""
     if current_app.config["ENV"] == "production":
         raise click.ClickException("Refusing to load demo data: FITSTORE_ENV is 'production'.")
     from fitstore.services.demo import DEMO_PASSWORD, load_demo
@@ -56,7 +57,9 @@ def demo_command() -> None:
     report = load_demo()
     click.echo(
         f"Demo data ready: {report.organisations_created} organisations, "
-        f"{report.users_created} users and {report.listings_created} listings created. "
+        f"{report.users_created} users and {report.listings_created} listings created; "
+        f"{report.reuses_created} reuses, {report.alliance_members_added} alliance members and "
+        f"{report.cost_key_decisions_created} cost-key decisions added. "
         f"Password for every demo user: {DEMO_PASSWORD}"
     )
 
@@ -171,14 +174,37 @@ def mail_group() -> None:
 
 
 @mail_group.command("send")
-@click.option("--limit", default=500, show_default=True, help="At most this many mails per run.")
+@click.option(
+    "--limit",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many mails per run.",
+)
 @with_appcontext
 def send_mail_command(limit: int) -> None:
-    """Deliver pending mail over SMTP (FITSTORE_SMTP_*); safe to run from cron."""
-    from fitstore.services.mail import send_pending
+    """Deliver pending mail over SMTP (FITSTORE_SMTP_*); safe to run from cron.
 
-    report = send_pending(limit=limit)
-    click.echo(f"sent: {report.sent}, failed: {report.failed}, given up: {report.given_up}")
+    Exit status 1 when the SMTP settings are unusable or the server cannot be
+    reached or refuses the login; the mail then stays pending for the next run.
+    """
+    from fitstore.services.mail import MailConfigError, send_pending
+
+    try:
+        report = send_pending(limit=limit)
+    except MailConfigError as error:
+        click.echo(f"Mail settings unusable, nothing sent: {error}", err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"sent: {report.sent}, failed: {report.failed}, given up: {report.given_up},"
+        f" not sent (recipient deactivated or opted out): {report.skipped}"
+    )
     if report.connection_error:
-        click.echo(f"SMTP server unreachable: {report.connection_error}", err=True)
+        config = current_app.config
+        click.echo(
+            f"Cannot connect to or log in at the SMTP server {config['SMTP_HOST']}:"
+            f"{config['SMTP_PORT']} ({report.connection_error}); the remaining mail stays"
+            " pending for the next run.",
+            err=True,
+        )
         raise SystemExit(1)

@@ -199,8 +199,10 @@ def _view_reuse(actor, reuse: Reuse | None = None) -> bool:
     # with the members of the listing's alliance; nobody else sees it at all.
     if _fitko_or_admin(actor):
         return True
-    if not _authenticated(actor) or reuse is None or actor.land_ags is None:
+    if not _authenticated(actor) or actor.land_ags is None:
         return False
+    if reuse is None:
+        return True  # route level: any Land user; the service then checks the reuse itself
     if actor.land_ags in (reuse.adopter_land_ags, reuse.listing.provider_land_ags):
         return True
     return actor.land_ags in alliance_member_lands(reuse.listing_id)
@@ -215,11 +217,15 @@ def _express_interest(actor, listing: Listing | None = None) -> bool:
 
 
 def _act_as_adopter(actor, reuse: Reuse | None = None) -> bool:
-    return reuse is not None and _land_editor(actor, reuse.adopter_land_ags)
+    if reuse is None:  # route level: the role; the service checks the side
+        return _role(actor) == Role.EDITOR and actor.land_ags is not None
+    return _land_editor(actor, reuse.adopter_land_ags)
 
 
 def _act_as_provider(actor, reuse: Reuse | None = None) -> bool:
-    return reuse is not None and _land_editor(actor, reuse.listing.provider_land_ags)
+    if reuse is None:  # route level: the role; the service checks the side
+        return _role(actor) == Role.EDITOR and actor.land_ags is not None
+    return _land_editor(actor, reuse.listing.provider_land_ags)
 
 
 def _adopter_or_fitko(actor, reuse: Reuse | None = None) -> bool:
@@ -230,9 +236,10 @@ def _view_contract(actor, reuse: Reuse | None = None) -> bool:
     # The contract binds FITKO and the adopter; the provider sees it as the party delivering.
     if _fitko_or_admin(actor):
         return True
-    return reuse is not None and (
-        _land_member(actor, reuse.adopter_land_ags)
-        or _land_member(actor, reuse.listing.provider_land_ags)
+    if reuse is None:  # route level: any Land user; the service then checks the contract
+        return _authenticated(actor) and actor.land_ags is not None
+    return _land_member(actor, reuse.adopter_land_ags) or _land_member(
+        actor, reuse.listing.provider_land_ags
     )
 
 
@@ -258,13 +265,17 @@ def _join_alliance(actor, alliance: Alliance | None = None) -> bool:
 
 
 def _lead_alliance(actor, alliance: Alliance | None = None) -> bool:
-    return alliance is not None and _land_editor(actor, alliance.lead_land_ags)
+    # Without an alliance (the route guard): any editor of a Land; the service decides
+    # on the alliance itself.
+    if alliance is None:
+        return _role(actor) == Role.EDITOR and actor.land_ags is not None
+    return _land_editor(actor, alliance.lead_land_ags)
 
 
 def _vote_cost_key(actor, alliance: Alliance | None = None) -> bool:
-    if alliance is None or _role(actor) != Role.EDITOR or actor.land_ags is None:
+    if _role(actor) != Role.EDITOR or actor.land_ags is None:
         return False
-    return actor.land_ags in alliance_member_lands(alliance.listing_id)
+    return alliance is None or actor.land_ags in alliance_member_lands(alliance.listing_id)
 
 
 def _view_land_dashboard(actor, obj=None) -> bool:

@@ -12,15 +12,27 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from fitstore import create_app
 from fitstore.extensions import db
 
 PG_URL = os.environ.get("FITSTORE_TEST_DATABASE_URL")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, _record) -> None:
+    """Test databases are throwaway copies: skip SQLite's fsync on every commit (it cost
+    ~14 ms per commit here). Transactions and rollbacks behave exactly as before."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
 DEMO_PASSWORD = "fitstore-demo"
 
 BASE_CONFIG = {

@@ -1,4 +1,4 @@
-"""The user's own account: password and API tokens."""
+"""The user's own account: password, API tokens and e-mail notices."""
 
 from __future__ import annotations
 
@@ -8,19 +8,34 @@ from flask_login import current_user
 
 from fitstore.blueprints._helpers import apply_errors, begin_session
 from fitstore.errors import Invalid
-from fitstore.forms import ConfirmForm, PasswordChangeForm, TokenForm
+from fitstore.forms import ConfirmForm, EmailNotificationsForm, PasswordChangeForm, TokenForm
 from fitstore.permissions import Permission, policy
-from fitstore.services import auth
+from fitstore.services import auth, notifications
 
 bp = Blueprint("account", __name__, url_prefix="/konto")
 
 
-def _render(password_form=None, token_form=None, new_secret=None, form_errors=None, status=200):
+def _render(
+    password_form=None,
+    token_form=None,
+    new_secret=None,
+    form_errors=None,
+    status=200,
+    notice_form=None,
+):
     return (
         render_template(
             "account/index.html",
             password_form=password_form or PasswordChangeForm(prefix="pw"),
             token_form=token_form or TokenForm(prefix="token"),
+            # formdata=None: after another form's POST, the box shows the stored choice,
+            # not "unchecked" because the field is missing from that POST.
+            notice_form=notice_form
+            or EmailNotificationsForm(
+                prefix="notify",
+                formdata=None,
+                data={"email_notifications": current_user.email_notifications},
+            ),
             confirm_form=ConfirmForm(),
             tokens=auth.list_tokens(current_user),
             new_secret=new_secret,
@@ -78,3 +93,21 @@ def revoke_token(token_id: int):
         auth.revoke_token(current_user, token_id)
         flash(_("Der Token wurde widerrufen."), "success")
     return redirect(url_for("account.index"))
+
+
+@bp.post("/benachrichtigungen")
+@policy(Permission.OWN_ACCOUNT)
+def set_email_notifications():
+    form = EmailNotificationsForm(prefix="notify")
+    if not form.validate_on_submit():
+        return _render(notice_form=form, status=422)
+    enabled = bool(form.email_notifications.data)
+    notifications.set_email_notifications(current_user, enabled)
+    if enabled:
+        flash(_("Sie erhalten Benachrichtigungen jetzt auch per E-Mail."), "success")
+    else:
+        flash(
+            _("Sie erhalten Benachrichtigungen jetzt nur noch im Postfach des FIT-Store."),
+            "success",
+        )
+    return redirect(url_for("account.index", _anchor="notices-heading"))

@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Iterable
+
 from flask import Blueprint as FlaskBlueprint
-from flask import g, render_template, url_for
+from flask import g, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import RAISE
+from werkzeug.exceptions import UnsupportedMediaType
 
+from fitstore.errors import DomainError, NotFound
 from fitstore.extensions import csrf
 from fitstore.permissions import Permission, policy
 from fitstore.schemas import AuthorityPageOut, AuthorityQuery, LandOut, MeOut, ProblemOut
+from fitstore.schemas.listings import INT32_MAX
 from fitstore.services import reference
 
 PREFIX = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
+
+
+def check_ids_and_body(id_args: Iterable[str], json_endpoints: set[str]) -> None:
+    """Request checks that must run before webargs reads the body (after the route
+    policy, so 401/403 come first): 404 for ids beyond a 32-bit key (SQLite cannot even
+    compare ids beyond 2**63), 415 for a body that is not JSON, and 400 for JSON that
+    Python cannot parse (the ValueError of a 5,000-digit number, the RecursionError of
+    deep nesting)."""
+    for name in id_args:
+        if not 1 <= (request.view_args or {}).get(name, 1) <= INT32_MAX:
+            raise NotFound()
+    if (request.endpoint or "").rpartition(".")[2] in json_endpoints:
+        if not request.is_json:
+            raise UnsupportedMediaType()
+        body = request.get_data(cache=True)
+        if body.strip():
+            try:
+                json.loads(body)
+            except (ValueError, RecursionError):
+                raise DomainError(
+                    _("Der Inhalt ist kein gültiges JSON."),
+                    errors={"json": [_("Der Inhalt ist kein gültiges JSON.")]},
+                ) from None
+
+
+_VERSION = re.compile(r"[0-9]{1,18}")
+
+
+def if_match_version(current: Callable[[], int]) -> int | None:
+    """The lock_version the If-Match header names; None without the header or with ``*``.
+
+    Strong comparison (RFC 9110): a weak tag or one that is no version never matches,
+    and the service answers 412. ``current`` reads the object's version; it is needed
+    only when several tags are sent (then whichever is current counts).
+    """
+    if "If-Match" not in request.headers or request.if_match.star_tag:
+        return None
+    versions = {int(tag) for tag in request.if_match.as_set() if _VERSION.fullmatch(tag)}
+    if len(versions) == 1:
+        return versions.pop()
+    if not versions:
+        return 0  # no object has version 0
+    version = current()
+    return version if version in versions else 0
 
 
 class ApiBlueprint(Blueprint):

@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 from flask import jsonify, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import EXCLUDE, RAISE
-from werkzeug.exceptions import UnsupportedMediaType
 
-from fitstore.blueprints.api import BEARER, PREFIX, ApiBlueprint
-from fitstore.errors import DomainError, NotFound, PreconditionRequired
+from fitstore.blueprints.api import (
+    BEARER,
+    PREFIX,
+    ApiBlueprint,
+    check_ids_and_body,
+    if_match_version,
+)
+from fitstore.errors import PreconditionRequired
 from fitstore.extensions import csrf
 from fitstore.models import Listing, ListingRevision, Role, Transport, UserAccount
 from fitstore.permissions import Permission, policy
 from fitstore.schemas import ApiQuery
 from fitstore.schemas.listings import (
-    INT32_MAX,
     LAND_AGS,
     IfMatchOptional,
     IfMatchRequired,
@@ -77,29 +80,9 @@ NEEDS_IF_MATCH = {"replace"}
 
 @listings_api.before_request
 def check_request():
-    """404 for ids out of range, 415 for a body that is not JSON, 400 for JSON Python cannot
-    parse, 428 without If-Match.
-
-    Runs after the app's route policy (so 401/403 come first) and before webargs
-    reads the body: webargs turns only JSONDecodeError into a 400, not the
-    ValueError of a 5,000-digit number or the RecursionError of deep nesting.
-    """
-    for name in ("listing_id", "document_id"):
-        if not 1 <= (request.view_args or {}).get(name, 1) <= INT32_MAX:
-            raise NotFound()  # no such row; SQLite cannot even compare ids beyond 2**63
+    """The shared checks (``check_ids_and_body``), then 428 for a PUT without If-Match."""
+    check_ids_and_body(("listing_id", "document_id"), JSON_BODY)
     endpoint = (request.endpoint or "").rpartition(".")[2]
-    if endpoint in JSON_BODY:
-        if not request.is_json:
-            raise UnsupportedMediaType()
-        body = request.get_data(cache=True)
-        if body.strip():
-            try:
-                json.loads(body)
-            except (ValueError, RecursionError):
-                raise DomainError(
-                    _("Der Inhalt ist kein gültiges JSON."),
-                    errors={"json": [_("Der Inhalt ist kein gültiges JSON.")]},
-                ) from None
     if endpoint in NEEDS_IF_MATCH and "If-Match" not in request.headers:
         raise PreconditionRequired(
             _(
@@ -108,26 +91,10 @@ def check_request():
         )
 
 
-_VERSION = re.compile(r"[0-9]{1,18}")
-
-
 def expected_version(listing_id: int) -> int | None:
-    """The lock_version the If-Match header names; None without the header or with ``*``.
-
-    Strong comparison (RFC 9110): a weak tag or one that is no version never
-    matches, and the service answers 412.
-    """
-    if "If-Match" not in request.headers or request.if_match.star_tag:
-        return None
-    versions = {int(tag) for tag in request.if_match.as_set() if _VERSION.fullmatch(tag)}
-    if len(versions) == 1:
-        return versions.pop()
-    if not versions:
-        return 0  # no listing has version 0
-    # Several tags: whichever is current. The service then finds the listing loaded here
-    # in the session's identity map: no second query, the same row version.
-    current = service.get_listing(current_user, listing_id).lock_version
-    return current if current in versions else 0
+    """The listing version named in If-Match (see ``if_match_version``). With several tags
+    the service later finds the listing loaded here in the identity map: no second query."""
+    return if_match_version(lambda: service.get_listing(current_user, listing_id).lock_version)
 
 
 # --- presentation -----------------------------------------------------------------------

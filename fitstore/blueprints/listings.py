@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fitstore.blueprints._helpers import apply_errors, page_arg, safe_next
+from fitstore.blueprints.dashboards import listing_stage_map
 from fitstore.errors import Conflict, DomainError, Invalid, PreconditionFailed, error_page
 from fitstore.forms import ConfirmForm
 from fitstore.forms.listings import (
@@ -40,7 +41,7 @@ from fitstore.markdown_render import render_markdown
 from fitstore.models import Listing, ListingStatus, Role, Transport, UserAccount
 from fitstore.models.base import utcnow
 from fitstore.permissions import Permission, can, policy, require
-from fitstore.services import listings, notifications, reference
+from fitstore.services import listings, notifications, reference, reuses
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,8 @@ def _render_listing(listing: Listing, *, doc_form: DocumentForm | None = None, s
         doc_form=doc_form or DocumentForm(formdata=None),
         decision_form=DecisionForm(formdata=None),
         reason_form=ReasonForm(formdata=None),
+        reuse_map=listing_stage_map(listing),
+        open_reuse=reuses.open_reuse(listing.id, getattr(current_user, "land_ags", None)),
     ), status
 
 
@@ -791,3 +794,21 @@ def mark_read():
             "success",
         )
     return redirect(url_for("listings.inbox"))
+
+
+@bp.post("/benachrichtigungen/<int:notification_id>/gelesen")
+@policy(Permission.OWN_ACCOUNT)
+def mark_one_read(notification_id: int):
+    """One of the user's own notices; another user's answers 404 (the service's NotFound)."""
+    if ConfirmForm().validate_on_submit():
+        notifications.mark_read(current_user, notification_id)
+        flash(_("Die Benachrichtigung ist als gelesen markiert."), "success")
+    page = page_arg()
+    # Back to the same page of the inbox, at the notice just marked.
+    return redirect(
+        url_for(
+            "listings.inbox",
+            page=page if page > 1 else None,
+            _anchor=f"notice-{notification_id}",
+        )
+    )

@@ -2,7 +2,15 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from fitstore.services.auth import is_valid_email
@@ -50,6 +58,18 @@ class TokenForm(FlaskForm):
         _l("Name des Tokens"),
         validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), Length(max=80)],
         description=_l("Wofür Sie den Token verwenden, z. B. „Fachverfahren XAusländer“."),
+    )
+
+
+class EmailNotificationsForm(FlaskForm):
+    """The user's own choice: notices also by e-mail (unchecked: inbox only)."""
+
+    email_notifications = BooleanField(
+        _l("Benachrichtigungen auch per E-Mail erhalten"),
+        description=_l(
+            "Im Postfach des FIT-Store finden Sie jede Benachrichtigung, auch wenn Sie"
+            " E-Mails abschalten."
+        ),
     )
 
 

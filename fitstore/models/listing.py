@@ -200,7 +200,7 @@ class ListingDocument(db.Model):
 
 
 class Notification(db.Model):
-    """An in-app notice for one user (e-mail delivery comes later)."""
+    """An in-app notice for one user (its e-mail copy, if wanted, goes through the outbox)."""
 
     __tablename__ = "notification"
 

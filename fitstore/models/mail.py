@@ -16,7 +16,9 @@ from fitstore.models.base import utcnow
 class MailStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"  # gave up after MAX_ATTEMPTS
+    # Gave up after MAIL_MAX_ATTEMPTS, or the recipient was deactivated or switched
+    # e-mail off before it went out (``last_error`` says which).
+    FAILED = "failed"
 
 
 class OutboxMail(db.Model):

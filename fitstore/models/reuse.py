@@ -137,6 +137,7 @@ class Reuse(db.Model):
             postgresql_where=text(OPEN_REUSE_CONDITION),
         ),
         Index("ix_reuse_adopter_stage", "adopter_land_ags", "stage"),
+        Index("ix_reuse_updated_at_id", "updated_at", "id"),
     )
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -1,20 +1,42 @@
-"""Demo organisations, users and EfA listings for trying fitstore out (never in production).
+"""Demo organisations, users, EfA listings and reuses for trying fitstore out (never in
+production).
 
 ``load_demo`` is idempotent: organisations are keyed by short name, users by e-mail,
-listings by (provider Land, OZG-ID); running it again creates nothing.
+listings by (provider Land, OZG-ID), reuses by (listing, adopter Land), alliance members by
+Land and cost-key decisions by year; running it again creates nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from fitstore.extensions import db
-from fitstore.models import Land, Listing, Organisation, OrganisationKind, Role, User
+from fitstore.models import (
+    Alliance,
+    AllianceMembership,
+    Authority,
+    AuthorityLevel,
+    CostKeyDecision,
+    Land,
+    Listing,
+    ListingStatus,
+    MembershipStatus,
+    Organisation,
+    OrganisationKind,
+    Reuse,
+    ReuseTransition,
+    Role,
+    User,
+)
+from fitstore.models.base import utcnow
+from fitstore.services import alliances as alliance_service
 from fitstore.services import audit
 from fitstore.services import listings as listing_service
+from fitstore.services import reuses as reuse_service
 from fitstore.services.auth import hash_password
 from fitstore.services.reference import load_reference
 
@@ -68,6 +90,9 @@ class DemoReport:
     organisations_created: int = 0
     users_created: int = 0
     listings_created: int = 0
+    reuses_created: int = 0
+    alliance_members_added: int = 0
+    cost_key_decisions_created: int = 0
 
 
 def _organisation(kind, name, short_name, land_ags, report) -> Organisation:
@@ -152,6 +177,7 @@ def load_demo() -> DemoReport:
         )
     db.session.commit()
     _listings(report)
+    _reuses(report)
     return report
 
 
@@ -316,7 +342,7 @@ DEMO_LISTINGS: tuple[DemoListing, ...] = (
     DemoListing(
         "NW",
         "IT.NRW",
-        SUBMITTED,
+        PUBLISHED,
         _content(
             "Einbürgerung",
             "Einbürgerung",
@@ -662,7 +688,7 @@ DEMO_LISTINGS: tuple[DemoListing, ...] = (
     DemoListing(
         "SN",
         None,
-        PUBLISHED,
+        SUBMITTED,
         _content(
             "Antrag auf Projektförderung",
             "Forschungsförderung",
@@ -831,3 +857,709 @@ def _listings(report: DemoReport) -> None:
             listing_service.update_listing(editor, listing_id, {**data, **revision})
             if spec.plan == TWO_VERSIONS:
                 listing_service.accept_revision(fitko_2, listing_id)
+
+
+# --- demo reuses and the Nachnutzungsallianz ---------------------------------------------------
+#
+# The seed's reuse story (docs/domain.md, "The seed's own cases"), made through the reuse and
+# alliance services acting as the demo users (editors of both sides, fitko-1 checks, fitko-2
+# countersigns), so that every row has its audit trail and its notices:
+#
+# * Aufenthaltstitel (BB): Brandenburg runs it itself; live in the Ausländerbehörden of
+#   LK Elbe-Elster and LK Teltow-Fläming since 1 December 2020, Potsdam and further Kreise
+#   followed, the rest are connecting or planned. A Nachnutzungsallianz of 12 Länder:
+#   Brandenburg leads, 11 members in every stage (BY and HE live with a rollout, NI testing,
+#   SN connecting, NW contracted, TH waiting for FITKO's countersignature, SH for FITKO's
+#   check, MV with conditions waiting for the order, RP in coordination, SL interested,
+#   HB on hold). BE, HH, ST and BW have no reuse of it. The cost key 2026 is adopted
+#   unanimously; the one for 2027 is being voted on.
+# * Verpflichtungserklärung (HE): Hessen live in Frankfurt am Main and Wiesbaden;
+#   Brandenburg in talks (coordination, no conditions yet).
+# * Einbürgerung (NW): published as NRW's nationwide reusable solution; Brandenburg has
+#   stated its interest.
+# * A few more reuses for variety, among them the side exits "declined" and "withdrawn".
+#
+# Dates: the services stamp "now" on every move and refuse dates in the future and dates
+# before a contract's effective date. So that the story has a plausible history, the demo
+# rewrites, right after each move of a row it has just created, that row's "when" columns
+# (transition time, stage since, reuse created, conditions proposed, contract ordered /
+# checked / countersigned, alliance request / decision, cost-key proposal / decision / votes)
+# to the story's date. Demo only; audit rows are never touched (hash chain), they keep the
+# real time of loading. The contract's ordered_at is backdated before the countersignature,
+# because the service rightly refuses an effective date before the order.
+
+CHECKED = "checked"  # ordered and checked by a first FITKO person; waits for the countersignature
+_STEPS = (
+    "interest",
+    "coordination",
+    "ordered",
+    CHECKED,
+    "contracted",
+    "connecting",
+    "testing",
+    "live",
+)
+
+SHARE_RULE = "Anteil nach dem von der Allianz beschlossenen Kostenschlüssel"
+AUFENTHALTSTITEL_SCOPE = (
+    "Nutzung des Onlinedienstes Aufenthaltstitel durch alle Ausländerbehörden des Landes: "
+    "Betrieb durch den ZIT-BB, Pflege und Weiterentwicklung, Second-Level-Support; die "
+    "Anbindung an das Fachverfahren über XAusländer übernimmt das Land."
+)
+
+
+@dataclass(frozen=True)
+class DemoRollout:
+    status: str  # planned | connecting | live
+    on: date
+    codes: tuple[str, ...] | slice  # authority keys, or a slice of the Land's Ausländerbehörden
+
+
+@dataclass(frozen=True)
+class DemoReuse:
+    listing: tuple[str, str]  # (provider Land short code, OZG-ID)
+    adopter: str  # Land short code; the provider itself is its own use (Eigennutzung)
+    stage: str  # how far along the main line: one of _STEPS
+    dates: dict[str, date]  # per step reached; "effective" for the contract, "live" for own use
+    expected_usage: int | None = None
+    note: str = ""
+    conditions: dict[str, Any] | None = None  # proposed by the provider in coordination
+    onboarding: tuple[tuple[str, date], ...] = ()  # checklist items done: (key, on)
+    rollout: tuple[DemoRollout, ...] = ()
+    exit: tuple[str, date, str] | None = None  # side exit after `stage`: (action, on, comment)
+    join: str = ""  # message asking to join the listing's alliance; "" = no request
+
+
+@dataclass(frozen=True)
+class DemoCostKey:
+    listing: tuple[str, str]
+    year: int
+    key: str
+    funding_model: str
+    parameters: dict[str, Any]
+    rationale: str
+    proposed_on: date
+    votes: tuple[tuple[str, str, str], ...] | None  # (Land, vote, comment); None: every member
+    voted_on: date
+
+
+def _share_rule(start: date, connection: int = 1_500_000) -> dict[str, Any]:
+    return {
+        "condition_model": "share_rule",
+        "share_rule": SHARE_RULE,
+        "connection_cost_cents": connection,
+        "scope": AUFENTHALTSTITEL_SCOPE,
+        "conditions_start": start,
+    }
+
+
+def _annual_fee(fee: int, start: date, scope: str = AUFENTHALTSTITEL_SCOPE, connection=1_500_000):
+    return {
+        "condition_model": "annual_fee",
+        "annual_fee_cents": fee,
+        "connection_cost_cents": connection,
+        "scope": scope,
+        "conditions_start": start,
+    }
+
+
+ALL_ITEMS = ("transport", "user_account", "payment", "xoev")
+
+
+def _all_done(*dates: date) -> tuple[tuple[str, date], ...]:
+    """Every checklist item done, on these dates in checklist order."""
+    return tuple(zip(ALL_ITEMS, dates, strict=True))
+
+
+TITEL = ("BB", "10255")
+D = date  # short for the many dates below
+
+# Brandenburg's 18 Ausländerbehörden: the 14 Landkreise and the 4 kreisfreie Städte.
+BB_FIRST = ("12062", "12072")  # LK Elbe-Elster, LK Teltow-Fläming
+BB_SPRING_2021 = ("12054000", "12052000", "12065", "12060", "12063", "12061", "12069")
+BB_LATER = ("12053000", "12067", "12064", "12073")
+BB_PLANNED = ("12051000", "12066", "12068", "12070", "12071")
+
+DEMO_REUSES: tuple[DemoReuse, ...] = (
+    DemoReuse(
+        TITEL,
+        "BB",
+        "live",
+        {"live": D(2020, 12, 1)},
+        rollout=(
+            DemoRollout(
+                "planned", D(2020, 10, 1), BB_FIRST + BB_SPRING_2021 + BB_LATER + BB_PLANNED
+            ),
+            DemoRollout("connecting", D(2020, 11, 2), BB_FIRST),
+            DemoRollout("live", D(2020, 12, 1), BB_FIRST),
+            DemoRollout("connecting", D(2021, 1, 15), BB_SPRING_2021),
+            DemoRollout("live", D(2021, 3, 31), BB_SPRING_2021),
+            DemoRollout("connecting", D(2021, 9, 1), BB_LATER),
+            DemoRollout("live", D(2022, 5, 2), BB_LATER[:2]),
+        ),
+    ),
+    DemoReuse(
+        TITEL,
+        "BY",
+        "live",
+        {
+            "interest": D(2020, 12, 10),
+            "coordination": D(2021, 1, 11),
+            "conditions": D(2021, 1, 25),
+            "ordered": D(2021, 2, 15),
+            "checked": D(2021, 2, 22),
+            "contracted": D(2021, 2, 26),
+            "effective": D(2021, 3, 1),
+            "connecting": D(2021, 3, 8),
+            "testing": D(2021, 7, 1),
+            "live": D(2021, 9, 1),
+        },
+        expected_usage=95_000,
+        note="Bayern möchte den Dienst in allen Ausländerbehörden einsetzen; Betrieb der "
+        "Anbindung über die AKDB.",
+        conditions=_share_rule(D(2021, 3, 1)),
+        onboarding=_all_done(D(2021, 3, 22), D(2021, 4, 12), D(2021, 5, 3), D(2021, 6, 14)),
+        rollout=(
+            DemoRollout("planned", D(2021, 3, 15), slice(None)),
+            DemoRollout("connecting", D(2021, 7, 1), slice(0, 30)),
+            DemoRollout("live", D(2021, 9, 1), slice(0, 30)),
+            DemoRollout("connecting", D(2022, 2, 1), slice(30, 48)),
+            DemoRollout("live", D(2022, 6, 1), slice(30, 48)),
+            DemoRollout("connecting", D(2026, 9, 1), slice(48, 68)),
+        ),
+        join="Bayern nutzt den Dienst nach und möchte in der Steuerungsgruppe mitwirken.",
+    ),
+    DemoReuse(
+        TITEL,
+        "HE",
+        "live",
+        {
+            "interest": D(2021, 1, 20),
+            "coordination": D(2021, 2, 10),
+            "conditions": D(2021, 3, 1),
+            "ordered": D(2021, 4, 12),
+            "checked": D(2021, 4, 19),
+            "contracted": D(2021, 4, 26),
+            "effective": D(2021, 5, 1),
+            "connecting": D(2021, 5, 10),
+            "testing": D(2021, 10, 1),
+            "live": D(2021, 12, 1),
+        },
+        expected_usage=48_000,
+        note="Hessen plant die Einführung in allen Ausländerbehörden; Anbindung über ekom21.",
+        conditions=_annual_fee(11_400_000, D(2021, 5, 1)),
+        onboarding=_all_done(D(2021, 6, 1), D(2021, 6, 15), D(2021, 7, 1), D(2021, 9, 15)),
+        rollout=(
+            DemoRollout("planned", D(2021, 5, 15), slice(None)),
+            DemoRollout("connecting", D(2021, 10, 1), slice(0, 12)),
+            DemoRollout("live", D(2021, 12, 1), slice(0, 12)),
+            DemoRollout("connecting", D(2025, 3, 3), slice(12, 18)),
+        ),
+        join="Hessen ist Partnerland im Themenfeld Ein- und Auswanderung und tritt der "
+        "Allianz bei.",
+    ),
+    DemoReuse(
+        TITEL,
+        "NI",
+        "testing",
+        {
+            "interest": D(2021, 6, 1),
+            "coordination": D(2021, 9, 1),
+            "conditions": D(2022, 6, 1),
+            "ordered": D(2022, 9, 15),
+            "checked": D(2022, 10, 4),
+            "contracted": D(2022, 12, 12),
+            "effective": D(2023, 1, 1),
+            "connecting": D(2023, 1, 16),
+            "testing": D(2026, 9, 1),
+        },
+        expected_usage=52_000,
+        conditions=_share_rule(D(2023, 1, 1)),
+        onboarding=_all_done(D(2023, 3, 1), D(2023, 6, 1), D(2024, 2, 1), D(2026, 8, 14)),
+        rollout=(
+            DemoRollout("planned", D(2026, 9, 15), slice(None)),
+            DemoRollout("connecting", D(2026, 10, 15), slice(0, 6)),
+        ),
+        join="Niedersachsen testet den Dienst und möchte der Allianz beitreten.",
+    ),
+    DemoReuse(
+        TITEL,
+        "SN",
+        "connecting",
+        {
+            "interest": D(2021, 9, 1),
+            "coordination": D(2022, 1, 10),
+            "conditions": D(2025, 3, 3),
+            "ordered": D(2025, 5, 5),
+            "checked": D(2025, 5, 12),
+            "contracted": D(2025, 6, 16),
+            "effective": D(2025, 7, 1),
+            "connecting": D(2025, 9, 1),
+        },
+        expected_usage=24_000,
+        conditions=_share_rule(D(2025, 7, 1)),
+        onboarding=(("transport", D(2025, 10, 1)), ("user_account", D(2025, 11, 17))),
+        rollout=(DemoRollout("planned", D(2025, 9, 1), slice(None)),),
+        join="Sachsen schließt die Anbindung gerade ab.",
+    ),
+    DemoReuse(
+        TITEL,
+        "NW",
+        "contracted",
+        {
+            "interest": D(2022, 3, 1),
+            "coordination": D(2022, 5, 2),
+            "conditions": D(2025, 9, 1),
+            "ordered": D(2025, 10, 20),
+            "checked": D(2025, 11, 3),
+            "contracted": D(2025, 12, 15),
+            "effective": D(2026, 1, 1),
+        },
+        expected_usage=180_000,
+        conditions=_share_rule(D(2026, 1, 1)),
+        join="Nordrhein-Westfalen hat den Vertrag geschlossen und tritt der Allianz bei.",
+    ),
+    DemoReuse(
+        TITEL,
+        "TH",
+        CHECKED,
+        {
+            "interest": D(2023, 2, 1),
+            "coordination": D(2023, 4, 3),
+            "conditions": D(2026, 7, 1),
+            "ordered": D(2026, 10, 5),
+            "checked": D(2026, 10, 12),
+            "planned": D(2027, 1, 1),
+        },
+        expected_usage=14_000,
+        conditions=_share_rule(D(2027, 1, 1)),
+        join="Thüringen hat bestellt; der Vertrag liegt bei der FITKO.",
+    ),
+    DemoReuse(
+        TITEL,
+        "SH",
+        "ordered",
+        {
+            "interest": D(2024, 4, 2),
+            "coordination": D(2024, 9, 2),
+            "conditions": D(2026, 9, 14),
+            "ordered": D(2026, 11, 16),
+            "planned": D(2027, 1, 1),
+        },
+        expected_usage=21_000,
+        conditions=_share_rule(D(2027, 1, 1)),
+        join="Schleswig-Holstein hat verbindlich bestellt.",
+    ),
+    DemoReuse(
+        TITEL,
+        "MV",
+        "coordination",
+        {
+            "interest": D(2025, 2, 3),
+            "coordination": D(2025, 6, 2),
+            "conditions": D(2026, 9, 1),
+            "planned": D(2027, 4, 1),
+        },
+        expected_usage=9_000,
+        conditions=_annual_fee(2_400_000, D(2027, 4, 1), connection=1_200_000),
+        join="Mecklenburg-Vorpommern prüft die vorgeschlagenen Bedingungen.",
+    ),
+    DemoReuse(
+        TITEL,
+        "RP",
+        "coordination",
+        {"interest": D(2025, 3, 3), "coordination": D(2026, 3, 2), "planned": D(2027, 7, 1)},
+        expected_usage=26_000,
+        note="Rheinland-Pfalz möchte zunächst die kreisfreien Städte anbinden.",
+        join="Rheinland-Pfalz ist in der Abstimmung und möchte der Allianz beitreten.",
+    ),
+    DemoReuse(
+        TITEL,
+        "SL",
+        "interest",
+        {"interest": D(2025, 6, 16), "planned": D(2027, 10, 1)},
+        expected_usage=5_000,
+        note="Das Saarland prüft die Nachnutzung für die Ausländerbehörden der Landkreise.",
+        join="Das Saarland interessiert sich für die Nachnutzung.",
+    ),
+    DemoReuse(
+        TITEL,
+        "HB",
+        "coordination",
+        {"interest": D(2024, 1, 15), "coordination": D(2024, 5, 2), "planned": D(2025, 1, 1)},
+        expected_usage=7_000,
+        exit=(
+            "hold",
+            D(2025, 2, 3),
+            "Zurückgestellt bis zur Umstellung des Fachverfahrens der Ausländerbehörde Bremen.",
+        ),
+        join="Bremen möchte den Dienst nach der Umstellung seines Fachverfahrens nachnutzen.",
+    ),
+    # Verpflichtungserklärung: Hessen live in two Kommunen, Brandenburg in talks.
+    DemoReuse(
+        ("HE", "10256"),
+        "HE",
+        "live",
+        {"live": D(2021, 3, 1)},
+        rollout=(
+            DemoRollout("planned", D(2020, 11, 2), ("06412000", "06414000")),
+            DemoRollout("connecting", D(2021, 1, 11), ("06412000", "06414000")),
+            DemoRollout("live", D(2021, 3, 1), ("06412000", "06414000")),
+        ),
+    ),
+    DemoReuse(
+        ("HE", "10256"),
+        "BB",
+        "coordination",
+        {"interest": D(2020, 11, 20), "coordination": D(2021, 1, 18), "planned": D(2027, 1, 1)},
+        expected_usage=6_000,
+        note="Brandenburg möchte den Dienst allen brandenburgischen Ausländerbehörden anbieten "
+        "und hat Gespräche mit Hessen aufgenommen.",
+    ),
+    DemoReuse(
+        ("NW", "10257"),
+        "BB",
+        "interest",
+        {"interest": D(2026, 5, 4), "planned": D(2027, 7, 1)},
+        expected_usage=30_000,
+        note="Brandenburg will die bundesweit nachnutzbare Einbürgerung aus "
+        "Nordrhein-Westfalen für seine Einbürgerungsbehörden übernehmen.",
+    ),
+    # Variety: a live reuse without rollout, a declined and a withdrawn one.
+    DemoReuse(
+        ("HB", "10301"),
+        "SH",
+        "live",
+        {
+            "interest": D(2022, 2, 1),
+            "coordination": D(2022, 3, 1),
+            "conditions": D(2022, 3, 15),
+            "ordered": D(2022, 4, 4),
+            "checked": D(2022, 4, 11),
+            "contracted": D(2022, 4, 25),
+            "effective": D(2022, 5, 1),
+            "connecting": D(2022, 5, 9),
+            "testing": D(2022, 8, 1),
+            "live": D(2022, 10, 4),
+        },
+        expected_usage=12_000,
+        conditions=_annual_fee(
+            4_800_000,
+            D(2022, 5, 1),
+            scope="Nutzung von Elterngeld digital für alle Elterngeldstellen des Landes.",
+            connection=700_000,
+        ),
+        onboarding=(("transport", D(2022, 6, 1)), ("user_account", D(2022, 7, 1))),
+    ),
+    DemoReuse(
+        ("HB", "10301"),
+        "NI",
+        "coordination",
+        {"interest": D(2023, 3, 1), "coordination": D(2023, 4, 3)},
+        expected_usage=40_000,
+        exit=(
+            "decline",
+            D(2023, 6, 1),
+            "Die Plattform kann 2023 keine weiteren großen Länder aufnehmen; bitte 2025 erneut anfragen.",
+        ),
+    ),
+    DemoReuse(
+        ("MV", "10801"),
+        "BB",
+        "coordination",
+        {"interest": D(2023, 9, 1), "coordination": D(2023, 10, 2)},
+        expected_usage=15_000,
+        exit=(
+            "withdraw",
+            D(2024, 2, 1),
+            "Brandenburg führt ein eigenes Bauportal ein; die Nachnutzung entfällt.",
+        ),
+    ),
+)
+
+DEMO_COST_KEYS: tuple[DemoCostKey, ...] = (
+    DemoCostKey(
+        TITEL,
+        2026,
+        "koenigstein",
+        "participants",
+        {},
+        "Die Steuerungsgruppe teilt die Betriebskosten 2026 nach dem Königsteiner Schlüssel "
+        "unter den beteiligten Ländern auf.",
+        D(2025, 10, 6),
+        None,
+        D(2025, 11, 10),
+    ),
+    DemoCostKey(
+        TITEL,
+        2027,
+        "mixed",
+        "participants",
+        {"usage": 50, "koenigstein": 50},
+        "Ab 2027 soll die tatsächliche Nutzung zur Hälfte einfließen, weil die Antragszahlen "
+        "zwischen den Ländern stark schwanken.",
+        D(2026, 11, 2),
+        (
+            ("BY", "approve", ""),
+            ("HE", "approve", ""),
+            ("NI", "approve", "Zustimmung; die Nutzungszahlen liefern wir quartalsweise."),
+        ),
+        D(2026, 11, 9),
+    ),
+)
+
+
+def _day(value: date) -> date:
+    """The story's date, but never in the future (the services refuse future dates)."""
+    return min(value, utcnow().date())
+
+
+def _at(value: date) -> datetime:
+    return datetime.combine(_day(value), time(9, 0))
+
+
+class _Story:
+    """Acts out the demo reuses; caches listings, users and authority lists."""
+
+    def __init__(self, report: DemoReport) -> None:
+        self.report = report
+        self.users = {user.email: user for user in db.session.scalars(select(User))}
+        self.ags = {land.short: land.ags for land in db.session.scalars(select(Land))}
+        self.fitko = self.users["fitko-1@demo.test"]
+        self.fitko_2 = self.users["fitko-2@demo.test"]
+        self._behoerden: dict[str, list[str]] = {}
+
+    def editor(self, short: str) -> User:
+        return self.users[f"editor-{short.lower()}@demo.test"]
+
+    def listing(self, key: tuple[str, str]) -> Listing | None:
+        listing = db.session.scalar(
+            select(Listing).where(
+                Listing.provider_land_ags == self.ags[key[0]], Listing.ozg_id == key[1]
+            )
+        )
+        return (
+            listing if listing is not None and listing.status == ListingStatus.PUBLISHED else None
+        )
+
+    def auslaenderbehoerden(self, land_ags: str) -> list[str]:
+        """One authority per Landkreis; for a kreisfreie Stadt the Stadt itself (by AGS)."""
+        if land_ags not in self._behoerden:
+            kreise = db.session.execute(
+                select(Authority.ags, Authority.type)
+                .where(Authority.land_ags == land_ags, Authority.level == AuthorityLevel.KREIS)
+                .order_by(Authority.ags)
+            ).all()
+            cities = set(
+                db.session.scalars(
+                    select(Authority.ags).where(
+                        Authority.ags.in_([f"{ags}000" for ags, _type in kreise])
+                    )
+                )
+            )
+            self._behoerden[land_ags] = [
+                f"{ags}000"
+                if kind in ("Kreisfreie Stadt", "Stadtkreis") and f"{ags}000" in cities
+                else ags
+                for ags, kind in kreise
+            ]
+        return self._behoerden[land_ags]
+
+    # -- one reuse
+
+    def play(self, spec: DemoReuse) -> None:
+        listing = self.listing(spec.listing)
+        if listing is None:
+            return  # unpublished since (an admin or editor changed the demo): left out
+        adopter = self.editor(spec.adopter)
+        if db.session.scalar(
+            select(Reuse.id)
+            .where(Reuse.listing_id == listing.id, Reuse.adopter_land_ags == adopter.land_ags)
+            .limit(1)
+        ):
+            return
+        if spec.adopter == spec.listing[0]:
+            reuse = reuse_service.record_own_use(adopter, listing.id, _day(spec.dates["live"]))
+            self._backdate(reuse, spec.dates["live"], created=True)
+        else:
+            reuse = self._main_line(spec, listing, adopter)
+        self.report.reuses_created += 1
+        for step in spec.rollout:
+            codes = (
+                self.auslaenderbehoerden(adopter.land_ags)[step.codes]
+                if isinstance(step.codes, slice)
+                else list(step.codes)
+            )
+            if step.status == "planned":
+                reuse_service.add_rollout_authorities(adopter, reuse.id, codes, _day(step.on))
+            else:
+                reuse_service.update_rollout(adopter, reuse.id, codes, step.status, _day(step.on))
+        db.session.commit()
+
+    def _main_line(self, spec: DemoReuse, listing: Listing, adopter: User) -> Reuse:
+        provider = self.editor(spec.listing[0])
+        dates = spec.dates
+        reached = _STEPS[: _STEPS.index(spec.stage) + 1]
+        planned = dates.get("effective") or dates.get("planned")
+        reuse = reuse_service.express_interest(
+            adopter,
+            listing.id,
+            {"planned_start": planned, "expected_usage": spec.expected_usage, "note": spec.note},
+        )
+        reuse_id = reuse.id
+        self._backdate(reuse, dates["interest"], created=True)
+        if "coordination" in reached:
+            reuse = reuse_service.transition(provider, reuse_id, "start_coordination")
+            self._backdate(reuse, dates["coordination"])
+            if spec.conditions is not None:
+                reuse = reuse_service.propose_conditions(provider, reuse_id, spec.conditions)
+                reuse.conditions_proposed_at = _at(dates["conditions"])
+        if "ordered" in reached:
+            reuse = reuse_service.transition(adopter, reuse_id, "order")
+            self._backdate(reuse, dates["ordered"])
+            reuse.contract.ordered_at = _at(dates["ordered"])
+        if CHECKED in reached:
+            contract = reuse_service.check_contract(
+                self.fitko,
+                reuse.contract.id,
+                {
+                    "eligibility_basis": "traeger",
+                    "legal_basis": reuse_service.DEFAULT_LEGAL_BASIS,
+                    "remarks": "Das Land ist Träger der FITKO; Inhouse-Fähigkeit gegeben.",
+                },
+            )
+            contract.checked_at = _at(dates["checked"])
+        if "contracted" in reached:
+            contract = reuse_service.countersign_contract(
+                self.fitko_2, reuse.contract.id, {"effective_date": _day(dates["effective"])}
+            )
+            contract.countersigned_at = _at(dates["contracted"])
+            self._backdate(reuse, dates["contracted"])
+        if "connecting" in reached:
+            reuse = reuse_service.transition(adopter, reuse_id, "start_connecting")
+            self._backdate(reuse, dates["connecting"])
+            for key, on in spec.onboarding:
+                reuse_service.update_onboarding_item(adopter, reuse_id, key, True, _day(on))
+        if "testing" in reached:
+            reuse = reuse_service.transition(adopter, reuse_id, "start_testing")
+            self._backdate(reuse, dates["testing"])
+        if "live" in reached:
+            reuse = reuse_service.transition(adopter, reuse_id, "go_live")
+            self._backdate(reuse, dates["live"])
+        if spec.exit is not None:
+            action, on, comment = spec.exit
+            actor = provider if action == "decline" else adopter
+            reuse = reuse_service.transition(actor, reuse_id, action, comment)
+            self._backdate(reuse, on)
+        return reuse
+
+    @staticmethod
+    def _backdate(reuse: Reuse, on: date, *, created: bool = False) -> None:
+        """Demo only: date the reuse's latest transition (and its stage) to the story's date."""
+        when = _at(on)
+        latest = db.session.scalar(
+            select(ReuseTransition)
+            .where(ReuseTransition.reuse_id == reuse.id)
+            .order_by(ReuseTransition.id.desc())
+            .limit(1)
+        )
+        latest.occurred_at = when
+        reuse.stage_since = when
+        if created:
+            reuse.created_at = when
+
+    # -- the alliance
+
+    def join(self, spec: DemoReuse) -> None:
+        listing = self.listing(spec.listing)
+        if listing is None:
+            return
+        member = self.editor(spec.adopter)
+        alliance = db.session.scalar(select(Alliance).where(Alliance.listing_id == listing.id))
+        if alliance is not None and db.session.scalar(
+            select(AllianceMembership.id).where(
+                AllianceMembership.alliance_id == alliance.id,
+                AllianceMembership.land_ags == member.land_ags,
+            )
+        ):
+            return
+        alliance_service.request_join(member, listing.id, spec.join)
+        membership = alliance_service.decide_join(
+            self.editor(spec.listing[0]), listing.id, member.land_ags, True
+        )
+        # Asked with the interest, accepted two weeks later; the alliance (and its lead's
+        # membership) dates from the first request.
+        asked = spec.dates["interest"]
+        membership.requested_at = _at(asked)
+        membership.decided_at = _at(asked + timedelta(days=14))
+        alliance = membership.alliance
+        if alliance.created_at > _at(asked):
+            alliance.created_at = _at(asked)
+            for row in alliance.memberships:
+                if row.is_lead:
+                    row.requested_at = row.decided_at = _at(asked)
+        self.report.alliance_members_added += 1
+        db.session.commit()
+
+    def cost_key(self, spec: DemoCostKey) -> None:
+        listing = self.listing(spec.listing)
+        if listing is None:
+            return
+        alliance = db.session.scalar(select(Alliance).where(Alliance.listing_id == listing.id))
+        if alliance is not None and db.session.scalar(
+            select(CostKeyDecision.id).where(
+                CostKeyDecision.alliance_id == alliance.id, CostKeyDecision.year == spec.year
+            )
+        ):
+            return
+        lead = self.editor(spec.listing[0])
+        decision = alliance_service.propose_cost_key(
+            lead,
+            listing.id,
+            spec.year,
+            spec.key,
+            spec.funding_model,
+            spec.parameters,
+            spec.rationale,
+        )
+        decision_id = decision.id
+        if spec.votes is None:  # every member approves
+            others = sorted(
+                db.session.scalars(
+                    select(AllianceMembership.land_ags).where(
+                        AllianceMembership.alliance_id == decision.alliance_id,
+                        AllianceMembership.land_ags != lead.land_ags,
+                        AllianceMembership.status == MembershipStatus.MEMBER,
+                    )
+                )
+            )
+            shorts = {ags: short for short, ags in self.ags.items()}
+            votes = [(shorts[ags], "approve", "") for ags in others]
+        else:
+            votes = list(spec.votes)
+        for short, choice, comment in votes:
+            decision = alliance_service.vote(
+                self.editor(short), listing.id, spec.year, choice, comment
+            )
+        decision = db.session.get(CostKeyDecision, decision_id)
+        decision.proposed_at = _at(spec.proposed_on)
+        for vote in decision.votes:
+            vote.voted_at = _at(
+                spec.proposed_on if vote.land_ags == lead.land_ags else spec.voted_on
+            )
+        if decision.decided_at is not None:
+            decision.decided_at = _at(spec.voted_on)
+        self.report.cost_key_decisions_created += 1
+        db.session.commit()
+
+
+def _reuses(report: DemoReport) -> None:
+    """Create the demo reuses, alliance members and cost-key decisions that are missing."""
+    story = _Story(report)
+    for spec in DEMO_REUSES:
+        story.play(spec)
+    for spec in DEMO_REUSES:
+        if spec.join:
+            story.join(spec)
+    for spec in DEMO_COST_KEYS:
+        story.cost_key(spec)

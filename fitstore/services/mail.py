@@ -25,7 +25,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -149,7 +149,7 @@ def _message(mail: OutboxMail) -> EmailMessage:
     message["From"] = sender
     message["To"] = mail.to_address
     message["Subject"] = mail.subject
-    message["Date"] = format_datetime(utcnow().replace(tzinfo=None), usegmt=False)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(idstring=f"outbox-{mail.id}", domain=domain)
     # RFC 3834: no out-of-office replies to a machine.
     message["Auto-Submitted"] = "auto-generated"
@@ -232,6 +232,8 @@ def send_pending(limit: int = 500) -> SendReport:
                 # stays usable), or the mail itself is broken: this mail's fault only.
                 _count_failure(mail, error, max_attempts, report)
                 done_this_run.append(mail.id)
+                if smtp.sock is None:
+                    smtp = None  # smtplib closed it (a 421 answer): reconnect for the next mail
             else:
                 mail.attempts += 1
                 mail.status = MailStatus.SENT

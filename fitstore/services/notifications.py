@@ -17,14 +17,17 @@ from fitstore.services import audit, mail
 from fitstore.services.pagination import Page, paginate
 
 
-def list_notifications(actor, page: int = 1, per_page: int = 20) -> Page:
-    """Permission OWN_ACCOUNT: the actor's notices, newest first (two queries)."""
+def list_notifications(actor, page: int = 1, per_page: int = 20, unread_only: bool = False) -> Page:
+    """Permission OWN_ACCOUNT: the actor's notices, newest first (two queries);
+    with ``unread_only`` just those not yet marked read."""
     require(actor, Permission.OWN_ACCOUNT)
     query = (
         select(Notification)
         .where(Notification.user_id == actor.id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
     )
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
     return paginate(query, page, per_page)
 
 
@@ -84,16 +87,25 @@ def mark_read(actor, notification_id: int) -> Notification:
     return notification
 
 
-def set_email_notifications(actor, enabled: bool) -> None:
-    """Permission OWN_ACCOUNT: the actor switches e-mail notices on or off for themself."""
+def set_email_notifications(actor, enabled: bool) -> bool:
+    """Permission OWN_ACCOUNT: the actor switches e-mail notices on or off for themself.
+
+    Returns whether anything changed; only a change is audited. The inbox keeps
+    receiving every notice either way; mail already queued for an actor who
+    switched off is not sent (``fitstore.services.mail.send_pending``).
+    """
     require(actor, Permission.OWN_ACCOUNT)
-    actor.email_notifications = bool(enabled)
+    enabled = bool(enabled)
+    if actor.email_notifications == enabled:
+        return False
+    actor.email_notifications = enabled
     audit.record(
         actor,
-        "account.email_notifications_changed",
+        "user.email_notifications_changed",
         "user",
         actor.id,
         land_ags=actor.land_ags,
-        details={"enabled": bool(enabled)},
+        details={"enabled": enabled},
     )
     db.session.commit()
+    return True

@@ -258,7 +258,8 @@ def _stale(use_case):
     def run(*args, **kwargs):
         try:
             return use_case(*args, **kwargs)
-        except StaleDataError:
+        except (StaleDataError, IntegrityError):
+            # IntegrityError: a unique key a concurrent request took first.
             db.session.rollback()
             raise Conflict(
                 _(
@@ -478,6 +479,72 @@ def express_interest(actor, listing_id: int, data: dict[str, Any]) -> Reuse:
     )
     db.session.commit()
     return reuse
+
+
+def record_own_use(actor, listing_id: int, live_since: Any = None) -> Reuse:
+    """The provider Land runs its own service for its own authorities (Eigennutzung).
+
+    Permission: an editor of the provider Land. There is no order and no contract
+    (FITKO buys nothing from a Land for that Land), so the reuse starts ``live``; its
+    rollout tracks the provider's own authorities, and cost sharing counts the provider
+    as a participant (domain rule 1)."""
+    listing = _get_listing(actor, listing_id)
+    if not (actor.role == Role.EDITOR and actor.land_ags == listing.provider_land_ags):
+        raise Forbidden()
+    if listing.status != ListingStatus.PUBLISHED:
+        raise Conflict(_("Nur veröffentlichte Leistungen können betrieben werden."))
+    errors: dict[str, list[str]] = {}
+    since = _date(live_since, "live_since", errors, required=False) or _today()
+    if since > _today():
+        errors["live_since"] = [_("Das Datum darf nicht in der Zukunft liegen.")]
+    if errors:
+        raise Invalid(errors=errors)
+    if open_reuse(listing.id, actor.land_ags) is not None:
+        raise Conflict(_("Die Eigennutzung ist bereits erfasst."))
+    now = utcnow()
+    reuse = Reuse(
+        listing_id=listing.id,
+        adopter_land_ags=actor.land_ags,
+        stage=ReuseStage.LIVE,
+        stage_since=now,
+        planned_start=since,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(reuse)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(_("Die Eigennutzung ist bereits erfasst.")) from None
+    db.session.add(
+        ReuseTransition(
+            reuse_id=reuse.id,
+            from_stage=None,
+            to_stage=ReuseStage.LIVE,
+            actor_id=actor.id,
+            occurred_at=now,
+            comment=_(
+                "Eigennutzung durch das bereitstellende Land seit %(date)s",
+                date=since.strftime("%d.%m.%Y"),
+            ),
+        )
+    )
+    audit.record(
+        actor,
+        "reuse.own_use_recorded",
+        "reuse",
+        reuse.id,
+        land_ags=reuse.adopter_land_ags,
+        details={"listing": listing.id, "to": str(ReuseStage.LIVE), "since": since.isoformat()},
+    )
+    db.session.commit()
+    return reuse
+
+
+def is_own_use(reuse: Reuse) -> bool:
+    return reuse.adopter_land_ags == reuse.listing.provider_land_ags
 
 
 def open_reuse(listing_id: int, land_ags: str | None) -> Reuse | None:
@@ -1048,7 +1115,13 @@ def add_rollout_authorities(actor, reuse_id: int, codes: Any, planned_on: Any = 
         )
     )
     new = [a for a in authorities if a.id not in present]
+    if not new:
+        return 0
     now = utcnow()
+    # The versioned UPDATE of the reuse goes first: two concurrent requests for the same
+    # authorities serialise on it, and the second gets 409 instead of a duplicate key.
+    reuse.updated_at = now
+    db.session.flush()
     rows = [
         Rollout(
             reuse_id=reuse.id,
@@ -1074,16 +1147,14 @@ def add_rollout_authorities(actor, reuse_id: int, codes: Any, planned_on: Any = 
         )
         for row in rows
     )
-    reuse.updated_at = now
-    if rows:
-        audit.record(
-            actor,
-            "rollout.planned",
-            "reuse",
-            reuse.id,
-            land_ags=reuse.adopter_land_ags,
-            details={"count": len(rows), "authorities": [a.ags for a in new][:100]},
-        )
+    audit.record(
+        actor,
+        "rollout.planned",
+        "reuse",
+        reuse.id,
+        land_ags=reuse.adopter_land_ags,
+        details={"count": len(rows), "authorities": [a.ags for a in new][:100]},
+    )
     db.session.commit()
     return len(rows)
 
@@ -1345,6 +1416,28 @@ def list_reuses(
     return paginate(query, page, per_page)
 
 
+def list_contracts(actor, status: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+    """Permission VIEW_CONTRACT: FITKO and admins see every contract; users of a Land the
+    contracts of the reuses their Land adopts or provides. Newest order first (2 queries)."""
+    require(actor, Permission.VIEW_CONTRACT)
+    query = select(Contract).join(Contract.reuse).join(Reuse.listing)
+    if not can(actor, Permission.VIEW_FITKO_DASHBOARD):
+        land = getattr(actor, "land_ags", None)
+        if land is None:
+            query = query.where(False)
+        else:
+            query = query.where(
+                or_(Reuse.adopter_land_ags == land, Listing.provider_land_ags == land)
+            )
+    if status:
+        try:
+            query = query.where(Contract.status == ContractStatus(status))
+        except ValueError:
+            raise Invalid(errors={"status": [_("Unbekannter Status.")]}) from None
+    query = query.order_by(Contract.ordered_at.desc(), Contract.id.desc())
+    return paginate(query, page, per_page)
+
+
 def land_stages(listing_id: int) -> dict[str, Reuse]:
     """The current (open, or else latest) reuse per adopter Land of a listing: the public
     stage map. Stages are public facts; conditions are not (one query)."""
@@ -1392,7 +1485,8 @@ def main_line_position(reuse: Reuse) -> int:
 
 
 def stage_matrix(actor, page: int = 1, per_page: int = 50):
-    """FITKO: Länder x listings (published listings with at least one reuse), each cell
+    """FITKO: Länder x listings (every listing with at least one reuse, also a withdrawn
+    one whose contracts continue), each cell
     the Land's current stage. Three queries whatever the size."""
     require(actor, Permission.VIEW_FITKO_DASHBOARD)
     listing_query = (

@@ -164,6 +164,7 @@ def upgrade():
         )
         batch_op.create_index(batch_op.f("ix_reuse_listing_id"), ["listing_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reuse_stage"), ["stage"], unique=False)
+        batch_op.create_index("ix_reuse_updated_at_id", ["updated_at", "id"], unique=False)
         batch_op.create_index(
             "uq_reuse_open_per_land",
             ["listing_id", "adopter_land_ags"],
@@ -589,6 +590,7 @@ def downgrade():
             sqlite_where=sa.text("stage NOT IN ('declined', 'withdrawn', 'terminated')"),
             postgresql_where=sa.text("stage NOT IN ('declined', 'withdrawn', 'terminated')"),
         )
+        batch_op.drop_index("ix_reuse_updated_at_id")
         batch_op.drop_index(batch_op.f("ix_reuse_stage"))
         batch_op.drop_index(batch_op.f("ix_reuse_listing_id"))
         batch_op.drop_index("ix_reuse_listing_adopter")

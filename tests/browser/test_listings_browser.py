@@ -183,7 +183,7 @@ STATES = {
         visit(f"/katalog?q={WORD}&status=submitted", "#f-status-submitted"), user=FITKO_1
     ),
     "catalogue-phone": State(visit(f"/katalog?q={WORD}", "ol.result-list"), width=375),
-    "listing-public": State(visit(LISTING, "#reuse-heading")),
+    "listing-public": State(visit(LISTING, "#alliance-heading")),
     "listing-provider": State(visit(LISTING, ".pending-revision"), user=EDITOR_BB),
     "listing-fitko": State(visit(LISTING, "#revision-reason"), user=FITKO_1),
     "listing-submitted-fitko": State(

@@ -46,6 +46,10 @@ SAMPLE_ARGS = {
     # Demo listing 1 (Aufenthaltstitel, Brandenburg, published) and its document.
     "listing_id": 1,
     "document_id": 1,
+    # A demo reuse and its contract (the walker accepts 404 where the role may not see them).
+    "reuse_id": 1,
+    "contract_id": 1,
+    "key": "transport",  # an onboarding checklist item
 }
 ROLES = {
     "anonymous": None,
@@ -681,6 +685,13 @@ POST_SAMPLES = {
     "token_id": 1,
     "action": "deaktivieren",
     "listing_id": 1,
+    "notification_id": 1,
+    "reuse_id": 1,
+    "contract_id": 1,
+    "key": "transport",  # an onboarding checklist item
+    # Alliance routes: a join request of Bayern, the cost key of a year.
+    "land_code": "BY",
+    "year": 2027,
 }
 
 
