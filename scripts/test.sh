@@ -22,12 +22,25 @@ $bin/ruff format --check .
 echo "== translations"
 $bin/python scripts/check-translations.py
 
-echo "== suite on SQLite (incl. browser tests in Chromium)"
-$bin/pytest -p no:cacheprovider "$@"
-
-echo "== suite on PostgreSQL"
+# The two suites are independent (own databases, single-threaded each): run them side by
+# side on the machine's cores, PostgreSQL in the background with its output kept apart.
+echo "== suite on PostgreSQL (in the background) and on SQLite (incl. browser tests in Chromium)"
 $bin/python scripts/pgdb.py create "$suite_db"
-FITSTORE_TEST_DATABASE_URL="$pg_host_url/$suite_db" $bin/pytest -p no:cacheprovider "$@"
+pg_log="$(mktemp)"
+FITSTORE_TEST_DATABASE_URL="$pg_host_url/$suite_db" $bin/pytest -p no:cacheprovider "$@" \
+  >"$pg_log" 2>&1 &
+pg_pid=$!
+sqlite_status=0
+$bin/pytest -p no:cacheprovider "$@" || sqlite_status=$?
+pg_status=0
+wait "$pg_pid" || pg_status=$?
+echo "== suite on PostgreSQL (output)"
+cat "$pg_log"
+rm -f "$pg_log"
+if [ "$sqlite_status" -ne 0 ] || [ "$pg_status" -ne 0 ]; then
+  echo "== FAILED: SQLite suite exit $sqlite_status, PostgreSQL suite exit $pg_status"
+  exit 1
+fi
 
 echo "== migrations on an empty PostgreSQL database"
 $bin/python scripts/pgdb.py create "$migrate_db"
