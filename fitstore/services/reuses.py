@@ -33,6 +33,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -1266,10 +1267,11 @@ def update_rollout(actor, reuse_id: int, codes: Any, status: Any, on: Any) -> in
     if target == RolloutStatus.LIVE:
         notifications.notify(
             _land_users(reuse.listing.provider_land_ags),
-            _(
-                "%(listing)s: %(count)d Behörde(n) in %(land)s live.",
+            ngettext(
+                "%(listing)s: %(num)d Behörde in %(land)s live.",
+                "%(listing)s: %(num)d Behörden in %(land)s live.",
+                len(rows),
                 listing=reuse.listing.title,
-                count=len(rows),
                 land=reuse.adopter_land.name,
             ),
             _link(reuse) + "/einfuehrung",
