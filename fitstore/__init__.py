@@ -172,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
         api_reuses,
         audit,
         auth,
+        cost_data,
         dashboards,
         exports,
         listings,
@@ -192,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reuses.bp)
     app.register_blueprint(rollouts.bp)
     app.register_blueprint(dashboards.bp)
+    app.register_blueprint(cost_data.bp)
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",

@@ -64,6 +64,11 @@ class Permission(enum.StrEnum):
     # Dashboards
     VIEW_LAND_DASHBOARD = "view_land_dashboard"
     VIEW_FITKO_DASHBOARD = "view_fitko_dashboard"
+    # Cost data: key data per year (reference), usage figures per listing, Land and year
+    MANAGE_KEY_DATA = "manage_key_data"
+    VIEW_USAGE = "view_usage"
+    RECORD_USAGE = "record_usage"
+    IMPORT_USAGE = "import_usage"
 
 
 def _authenticated(actor: Any) -> bool:
@@ -282,6 +287,48 @@ def _view_land_dashboard(actor, obj=None) -> bool:
     return _authenticated(actor) and actor.land_ags is not None
 
 
+# --- cost data --------------------------------------------------------------------------
+
+
+def _view_usage(actor, listing: Listing | None = None) -> bool:
+    # Route level: FITKO, admins and any Land user; the service decides which Länder's
+    # figures of the listing the caller sees (``cost_data.usage_figures``).
+    return _fitko_or_admin(actor) or (_authenticated(actor) and actor.land_ags is not None)
+
+
+def usage_lands(listing_id: int) -> set[str]:
+    """The Länder that take part in the cost sharing of a listing and so report usage:
+    a reuse that is or was contracted (also on hold after the contract, or terminated),
+    and the provider's own use (one query)."""
+    from sqlalchemy import and_, or_, select
+
+    from fitstore.extensions import db
+    from fitstore.models import CONTRACTED_STAGES, ReuseStage
+
+    return set(
+        db.session.scalars(
+            select(Reuse.adopter_land_ags).where(
+                Reuse.listing_id == listing_id,
+                or_(
+                    Reuse.stage.in_((*CONTRACTED_STAGES, ReuseStage.TERMINATED)),
+                    and_(
+                        Reuse.stage == ReuseStage.ON_HOLD,
+                        Reuse.resume_stage.in_(CONTRACTED_STAGES),
+                    ),
+                ),
+            )
+        )
+    )
+
+
+def _record_usage(actor, listing: Listing | None = None) -> bool:
+    # An editor enters the figures of their own Land only, for a listing their Land
+    # takes part in (``usage_lands``).
+    if _role(actor) != Role.EDITOR or actor.land_ags is None:
+        return False
+    return listing is None or actor.land_ags in usage_lands(listing.id)
+
+
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
@@ -318,6 +365,10 @@ POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.VOTE_COST_KEY: _vote_cost_key,
     Permission.VIEW_LAND_DASHBOARD: _view_land_dashboard,
     Permission.VIEW_FITKO_DASHBOARD: _view_organisations,
+    Permission.MANAGE_KEY_DATA: _admin_only,
+    Permission.VIEW_USAGE: _view_usage,
+    Permission.RECORD_USAGE: _record_usage,
+    Permission.IMPORT_USAGE: _fitko_staff,
 }
 
 

@@ -91,6 +91,10 @@ ADMITS = {
     Permission.VOTE_COST_KEY: {"editor"},
     Permission.VIEW_LAND_DASHBOARD: {"viewer", "editor"},
     Permission.VIEW_FITKO_DASHBOARD: {"fitko", "admin"},
+    Permission.MANAGE_KEY_DATA: {"admin"},
+    Permission.VIEW_USAGE: {"viewer", "editor", "fitko", "admin"},
+    Permission.RECORD_USAGE: {"editor"},
+    Permission.IMPORT_USAGE: {"fitko"},
 }
 # Permissions that depend on which side of an object the caller's Land is on: an
 # editor of the sample Land may be refused (403) though the role is admitted.
