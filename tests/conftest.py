@@ -23,6 +23,8 @@ from fitstore import create_app
 from fitstore.extensions import db
 
 PG_URL = os.environ.get("FITSTORE_TEST_DATABASE_URL")
+# The ``engine`` fixture with real commits for concurrency tests on PostgreSQL.
+pytest_plugins = ["tests.pg_concurrency"]
 
 
 @event.listens_for(Engine, "connect")

@@ -403,6 +403,61 @@ def _move(
 # --- interest ---------------------------------------------------------------------------
 
 
+def _start_reuse(
+    actor,
+    listing: Listing,
+    stage: ReuseStage,
+    *,
+    comment: str,
+    audit_action: str,
+    already: str,
+    audit_details: dict | None = None,
+    **fields: Any,
+) -> Reuse:
+    """Create the actor's Land's reuse of ``listing`` in ``stage`` with its first
+    transition and audit row (the caller commits). A second open reuse of the same Land
+    and listing is refused with ``already`` (409), also when a concurrent request
+    created it first (the partial unique index)."""
+    if open_reuse(listing.id, actor.land_ags) is not None:
+        raise Conflict(already)
+    now = utcnow()
+    reuse = Reuse(
+        listing_id=listing.id,
+        adopter_land_ags=actor.land_ags,
+        stage=stage,
+        stage_since=now,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    db.session.add(reuse)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(already) from None
+    db.session.add(
+        ReuseTransition(
+            reuse_id=reuse.id,
+            from_stage=None,
+            to_stage=stage,
+            actor_id=actor.id,
+            occurred_at=now,
+            comment=comment,
+        )
+    )
+    audit.record(
+        actor,
+        audit_action,
+        "reuse",
+        reuse.id,
+        land_ags=reuse.adopter_land_ags,
+        details={"listing": listing.id, "to": str(stage), **(audit_details or {})},
+    )
+    return reuse
+
+
 def express_interest(actor, listing_id: int, data: dict[str, Any]) -> Reuse:
     """Permission EXPRESS_INTEREST: an editor states its Land's interest in a published
     listing of another Land (planned start, expected usage per year, note)."""
@@ -427,46 +482,16 @@ def express_interest(actor, listing_id: int, data: dict[str, Any]) -> Reuse:
         note = ""
     if errors:
         raise Invalid(errors=errors)
-    if open_reuse(listing.id, actor.land_ags) is not None:
-        raise Conflict(_("Ihr Land hat für diese Leistung bereits eine laufende Nachnutzung."))
-    now = utcnow()
-    reuse = Reuse(
-        listing_id=listing.id,
-        adopter_land_ags=actor.land_ags,
-        stage=ReuseStage.INTEREST,
-        stage_since=now,
+    reuse = _start_reuse(
+        actor,
+        listing,
+        ReuseStage.INTEREST,
+        comment=note.strip(),
+        audit_action="reuse.interest_expressed",
+        already=_("Ihr Land hat für diese Leistung bereits eine laufende Nachnutzung."),
         planned_start=planned_start,
         expected_usage=usage,
         interest_note=note.strip(),
-        created_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(reuse)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            _("Ihr Land hat für diese Leistung bereits eine laufende Nachnutzung.")
-        ) from None
-    db.session.add(
-        ReuseTransition(
-            reuse_id=reuse.id,
-            from_stage=None,
-            to_stage=ReuseStage.INTEREST,
-            actor_id=actor.id,
-            occurred_at=now,
-            comment=reuse.interest_note,
-        )
-    )
-    audit.record(
-        actor,
-        "reuse.interest_expressed",
-        "reuse",
-        reuse.id,
-        land_ags=reuse.adopter_land_ags,
-        details={"listing": listing.id, "to": str(ReuseStage.INTEREST)},
     )
     db.session.refresh(reuse)
     notifications.notify(
@@ -500,45 +525,18 @@ def record_own_use(actor, listing_id: int, live_since: Any = None) -> Reuse:
         errors["live_since"] = [_("Das Datum darf nicht in der Zukunft liegen.")]
     if errors:
         raise Invalid(errors=errors)
-    if open_reuse(listing.id, actor.land_ags) is not None:
-        raise Conflict(_("Die Eigennutzung ist bereits erfasst."))
-    now = utcnow()
-    reuse = Reuse(
-        listing_id=listing.id,
-        adopter_land_ags=actor.land_ags,
-        stage=ReuseStage.LIVE,
-        stage_since=now,
-        planned_start=since,
-        created_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(reuse)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(_("Die Eigennutzung ist bereits erfasst.")) from None
-    db.session.add(
-        ReuseTransition(
-            reuse_id=reuse.id,
-            from_stage=None,
-            to_stage=ReuseStage.LIVE,
-            actor_id=actor.id,
-            occurred_at=now,
-            comment=_(
-                "Eigennutzung durch das bereitstellende Land seit %(date)s",
-                date=since.strftime("%d.%m.%Y"),
-            ),
-        )
-    )
-    audit.record(
+    reuse = _start_reuse(
         actor,
-        "reuse.own_use_recorded",
-        "reuse",
-        reuse.id,
-        land_ags=reuse.adopter_land_ags,
-        details={"listing": listing.id, "to": str(ReuseStage.LIVE), "since": since.isoformat()},
+        listing,
+        ReuseStage.LIVE,
+        comment=_(
+            "Eigennutzung durch das bereitstellende Land seit %(date)s",
+            date=since.strftime("%d.%m.%Y"),
+        ),
+        audit_action="reuse.own_use_recorded",
+        already=_("Die Eigennutzung ist bereits erfasst."),
+        audit_details={"since": since.isoformat()},
+        planned_start=since,
     )
     db.session.commit()
     return reuse

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from flask_login import AnonymousUserMixin
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from fitstore.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from fitstore.extensions import db
@@ -43,6 +41,7 @@ from fitstore.models.base import utcnow
 from fitstore.permissions import alliance_member_lands
 from fitstore.services import alliances, audit, listings
 from tests.factories import listing_content, user_by_email
+from tests.pg_concurrency import own_session
 
 BB, BY, HE, NI, SN = "12", "09", "06", "03", "14"
 CONTACT = "allianz-leitung-kontakt@example.org"
@@ -527,42 +526,6 @@ def test_pending_requests_and_decisions_are_for_insiders(people, listing):
 
 
 # --- concurrency (PostgreSQL: real commits on separate connections) -----------------------------
-
-
-@pytest.fixture
-def engine(app):
-    """A separate engine whose commits are real; the rows it adds are removed afterwards
-    (audit rows only at the end of the chain, so the chain stays intact)."""
-    from sqlalchemy import Integer, create_engine
-
-    from tests.conftest import PG_URL
-
-    engine = create_engine(PG_URL)
-    tables = [
-        table
-        for table in db.metadata.sorted_tables
-        if "id" in table.c and isinstance(table.c.id.type, Integer)
-    ]
-    with engine.connect() as connection:
-        marks = {
-            table.name: connection.scalar(select(func.coalesce(func.max(table.c.id), 0)))
-            for table in tables
-        }
-    yield engine
-    with engine.begin() as connection:
-        for table in reversed(tables):
-            connection.execute(table.delete().where(table.c.id > marks[table.name]))
-    engine.dispose()
-
-
-@contextmanager
-def own_session(app, engine):
-    with app.app_context(), Session(engine) as session:
-        db.session.registry.set(session)
-        try:
-            yield session
-        finally:
-            db.session.registry.clear()
 
 
 def race(app, engine, calls) -> list[str]:

@@ -12,55 +12,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Integer, create_engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from fitstore.errors import Conflict
 from fitstore.extensions import db
 from fitstore.models import AuditEvent, Contract, Organisation, OrganisationKind, Reuse
 from fitstore.models.base import utcnow
 from fitstore.services import admin, audit, listings, reuses
-from tests.conftest import PG_URL
 from tests.factories import listing_content, user_by_email
+from tests.pg_concurrency import own_session
 
 pytestmark = pytest.mark.postgres_only
 
 ADOPTER = "09"  # Bayern
-
-
-@pytest.fixture
-def engine(app):
-    """A separate engine whose commits are real; its new rows are removed afterwards."""
-    engine = create_engine(PG_URL)
-    tables = [
-        table
-        for table in db.metadata.sorted_tables
-        if "id" in table.c and isinstance(table.c.id.type, Integer)
-    ]
-    with engine.connect() as connection:
-        marks = {
-            table.name: connection.scalar(select(func.coalesce(func.max(table.c.id), 0)))
-            for table in tables
-        }
-    yield engine
-    with engine.begin() as connection:
-        for table in reversed(tables):
-            connection.execute(table.delete().where(table.c.id > marks[table.name]))
-    engine.dispose()
-
-
-@contextmanager
-def own_session(app, engine):
-    """An app context whose ``db.session`` is a fresh session of ``engine``."""
-    with app.app_context(), Session(engine) as session:
-        db.session.registry.set(session)
-        try:
-            yield session
-        finally:
-            db.session.registry.clear()
 
 
 def new_user(email: str, role: str, organisation: Organisation):
