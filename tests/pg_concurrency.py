@@ -9,13 +9,15 @@ of the chain, so the chain stays intact).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Integer, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from fitstore.errors import Conflict
 from fitstore.extensions import db
 
 PG_URL = os.environ.get("FITSTORE_TEST_DATABASE_URL")
@@ -51,3 +53,29 @@ def own_session(app, engine) -> Iterator[Session]:
             yield session
         finally:
             db.session.registry.clear()
+
+
+def race(app, engine, calls: list[Callable[[], object]]) -> list[str]:
+    """Run each call in its own thread, app context and session; returns "ok" or
+    "conflict" per call (anything else fails the test)."""
+    outcomes: list[str | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            with own_session(app, engine):
+                try:
+                    calls[index]()
+                    outcomes[index] = "ok"
+                except Conflict:
+                    outcomes[index] = "conflict"
+        except BaseException as exc:  # noqa: BLE001  reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return outcomes

@@ -41,7 +41,7 @@ from fitstore.models.base import utcnow
 from fitstore.permissions import alliance_member_lands
 from fitstore.services import alliances, audit, listings
 from tests.factories import listing_content, user_by_email
-from tests.pg_concurrency import own_session
+from tests.pg_concurrency import own_session, race
 
 BB, BY, HE, NI, SN = "12", "09", "06", "03", "14"
 CONTACT = "allianz-leitung-kontakt@example.org"
@@ -526,31 +526,6 @@ def test_pending_requests_and_decisions_are_for_insiders(people, listing):
 
 
 # --- concurrency (PostgreSQL: real commits on separate connections) -----------------------------
-
-
-def race(app, engine, calls) -> list[str]:
-    """Each call in its own thread and session; "ok" or "conflict" per call."""
-    outcomes: list[str | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            with own_session(app, engine):
-                try:
-                    calls[index]()
-                    outcomes[index] = "ok"
-                except Conflict:
-                    outcomes[index] = "conflict"
-        except BaseException as exc:  # noqa: BLE001  reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return outcomes
 
 
 def both_loaded(monkeypatch) -> None:

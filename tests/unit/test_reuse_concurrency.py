@@ -11,18 +11,16 @@ end of the chain, so the chain stays intact).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
 
-from fitstore.errors import Conflict
 from fitstore.extensions import db
 from fitstore.models import AuditEvent, Contract, Organisation, OrganisationKind, Reuse
 from fitstore.models.base import utcnow
 from fitstore.services import admin, audit, listings, reuses
 from tests.factories import listing_content, user_by_email
-from tests.pg_concurrency import own_session
+from tests.pg_concurrency import own_session, race
 
 pytestmark = pytest.mark.postgres_only
 
@@ -46,32 +44,6 @@ def published_listing() -> int:
     listings.submit_listing(provider, listing.id)
     listings.publish_listing(user_by_email("fitko-1@demo.test"), listing.id)
     return listing.id
-
-
-def race(app, engine, calls: list[Callable[[], object]]) -> list[str]:
-    """Run each call in its own thread, app context and session; returns "ok" or
-    "conflict" per call (anything else fails the test)."""
-    outcomes: list[str | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            with own_session(app, engine):
-                try:
-                    calls[index]()
-                    outcomes[index] = "ok"
-                except Conflict:
-                    outcomes[index] = "conflict"
-        except BaseException as exc:  # noqa: BLE001  reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return outcomes
 
 
 def wait_after(function, barrier: threading.Barrier):
