@@ -34,7 +34,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -1583,12 +1583,3 @@ def land_dashboard(actor) -> dict[str, Any]:
         "waiting": waiting,
         "join_requests": join_requests,
     }
-
-
-def stage_order_case():
-    """SQL expression ordering stages along the main line (side exits last)."""
-    return case(
-        {stage.value: index for index, stage in enumerate(MAIN_LINE)},
-        value=Reuse.stage,
-        else_=len(MAIN_LINE),
-    )
