@@ -167,18 +167,21 @@ def _register_blueprints(app: Flask) -> None:
         alliances,
         api,
         api_alliances,
+        api_costs,
         api_listings,
         api_notifications,
         api_reuses,
         audit,
         auth,
         cost_data,
+        costs,
         dashboards,
         exports,
         listings,
         main,
         reuses,
         rollouts,
+        statements,
     )
     from fitstore.extensions import api as smorest_api
 
@@ -194,6 +197,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rollouts.bp)
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(cost_data.bp)
+    app.register_blueprint(costs.bp)
+    app.register_blueprint(statements.bp)
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",
@@ -210,6 +215,7 @@ def _register_blueprints(app: Flask) -> None:
         api_reuses.contracts_api,
         api_alliances.alliances_api,
         api_notifications.notifications_api,
+        api_costs.costs_api,
     ):
         smorest_api.register_blueprint(blueprint)
 

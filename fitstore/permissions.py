@@ -69,6 +69,10 @@ class Permission(enum.StrEnum):
     VIEW_USAGE = "view_usage"
     RECORD_USAGE = "record_usage"
     IMPORT_USAGE = "import_usage"
+    # Cost sharing
+    MANAGE_COST_PLAN = "manage_cost_plan"
+    VIEW_COST_SPLIT = "view_cost_split"  # also the what-if simulation of a listing
+    VIEW_COST_STATEMENT = "view_cost_statement"
 
 
 def _authenticated(actor: Any) -> bool:
@@ -329,6 +333,40 @@ def _record_usage(actor, listing: Listing | None = None) -> bool:
     return listing is None or actor.land_ags in usage_lands(listing.id)
 
 
+# --- cost sharing -------------------------------------------------------------------
+
+
+def cost_split_lands(listing: Listing) -> set[str]:
+    """The Länder that see a listing's cost plan and split: the provider, the full
+    members of its alliance and every Land that takes or took part in its cost sharing
+    (two queries)."""
+    return {listing.provider_land_ags} | alliance_member_lands(listing.id) | usage_lands(listing.id)
+
+
+def _manage_cost_plan(actor, listing: Listing | None = None) -> bool:
+    # The provider keeps the plan; at route level any Land editor (the service decides).
+    if _role(actor) != Role.EDITOR or actor.land_ags is None:
+        return False
+    return listing is None or actor.land_ags == listing.provider_land_ags
+
+
+def _view_cost_split(actor, listing: Listing | None = None) -> bool:
+    if _fitko_or_admin(actor):
+        return True
+    if not _authenticated(actor) or actor.land_ags is None:
+        return False
+    return listing is None or actor.land_ags in cost_split_lands(listing)
+
+
+def _view_cost_statement(actor, land_ags: str | None = None) -> bool:
+    # A Land's statement is its own business; FITKO and admins see every Land's.
+    if _fitko_or_admin(actor):
+        return True
+    if not _authenticated(actor) or actor.land_ags is None:
+        return False
+    return land_ags is None or land_ags == actor.land_ags
+
+
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
@@ -369,6 +407,9 @@ POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.VIEW_USAGE: _view_usage,
     Permission.RECORD_USAGE: _record_usage,
     Permission.IMPORT_USAGE: _fitko_staff,
+    Permission.MANAGE_COST_PLAN: _manage_cost_plan,
+    Permission.VIEW_COST_SPLIT: _view_cost_split,
+    Permission.VIEW_COST_STATEMENT: _view_cost_statement,
 }
 
 

@@ -13,7 +13,7 @@ from fitstore.models.alliance import (
     Vote,
 )
 from fitstore.models.audit import AuditEvent
-from fitstore.models.costs import UsageFigure, UsageSource
+from fitstore.models.costs import CostPlanItem, CostType, UsageFigure, UsageSource
 from fitstore.models.feedback import AccessibilityFeedback
 from fitstore.models.listing import (
     Listing,
@@ -100,6 +100,8 @@ __all__ = [
     "RolloutStatus",
     "Themenfeld",
     "Transport",
+    "CostPlanItem",
+    "CostType",
     "UsageFigure",
     "UsageSource",
     "User",

@@ -819,11 +819,23 @@ def effective_cost_key(listing_id: int, year: int) -> EffectiveCostKey:
     """The key, funding model and parameters that apply to ``year`` (no permission: the
     cost-sharing computation asks). Without a decision, or while it is open, the default
     key "usage" with "participants" applies; ``decided`` says whether that is final."""
-    decision = db.session.scalar(
-        select(CostKeyDecision)
-        .join(Alliance, Alliance.id == CostKeyDecision.alliance_id)
-        .where(Alliance.listing_id == listing_id, CostKeyDecision.year == year)
+    return effective_cost_keys([listing_id], year)[listing_id]
+
+
+def effective_cost_keys(listing_ids: Iterable[int], year: int) -> dict[int, EffectiveCostKey]:
+    """``effective_cost_key`` for many listings of one year at once (one query)."""
+    ids = list(listing_ids)
+    decisions = dict(
+        db.session.execute(
+            select(Alliance.listing_id, CostKeyDecision)
+            .join(Alliance, Alliance.id == CostKeyDecision.alliance_id)
+            .where(Alliance.listing_id.in_(ids), CostKeyDecision.year == year)
+        ).all()
     )
+    return {listing_id: _effective(decisions.get(listing_id), year) for listing_id in ids}
+
+
+def _effective(decision: CostKeyDecision | None, year: int) -> EffectiveCostKey:
     default = _("Standardschlüssel „Tatsächliche Nutzung“ (IT-Planungsrat, Beschluss 2021/24)")
     if decision is None:
         return EffectiveCostKey(
