@@ -59,9 +59,13 @@ def demo_command() -> None:
         f"Demo data ready: {report.organisations_created} organisations, "
         f"{report.users_created} users and {report.listings_created} listings created; "
         f"{report.reuses_created} reuses, {report.alliance_members_added} alliance members and "
-        f"{report.cost_key_decisions_created} cost-key decisions added. "
+        f"{report.cost_key_decisions_created} cost-key decisions, "
+        f"{report.cost_plan_items_created} cost plan items and "
+        f"{report.usage_figures_recorded} usage figures added. "
         f"Password for every demo user: {DEMO_PASSWORD}"
     )
+    for note in report.notes:
+        click.echo(note)
 
 
 @click.group("user")

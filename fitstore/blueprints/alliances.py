@@ -24,7 +24,7 @@ from fitstore.forms.alliances import (
 )
 from fitstore.models import CostKey, MembershipStatus, ReuseStage
 from fitstore.models.base import utcnow
-from fitstore.permissions import Permission, policy
+from fitstore.permissions import Permission, can, policy
 from fitstore.services import alliances, reference
 
 bp = Blueprint("alliances", __name__)
@@ -96,6 +96,7 @@ def _render(
         funding_model_label=alliances.funding_model_label,
         decision_status_label=alliances.decision_status_label,
         CostKey=CostKey,
+        may_view_costs=can(current_user, Permission.VIEW_COST_SPLIT, page.listing),
     ), status
 
 

@@ -397,6 +397,7 @@ def _render_listing(listing: Listing, *, doc_form: DocumentForm | None = None, s
         reason_form=ReasonForm(formdata=None),
         reuse_map=listing_stage_map(listing),
         open_reuse=reuses.open_reuse(listing.id, getattr(current_user, "land_ags", None)),
+        may_view_costs=can(current_user, Permission.VIEW_COST_SPLIT, listing),
     ), status
 
 

@@ -371,7 +371,9 @@ def plain(number: Decimal) -> str:
 
 
 def _mixed_parameters(raw: dict, errors: dict[str, list[str]]) -> dict[str, str]:
-    allowed = {key.value for key in CostKey if key != CostKey.MIXED}
+    # Target-group weights are per Land and a mixed key has room for percentages only,
+    # so a target-group component could never be computed.
+    allowed = {key.value for key in CostKey if key not in (CostKey.MIXED, CostKey.TARGET_GROUP)}
     shares: dict[str, Decimal] = {}
     problems: list[str] = []
     for name, value in raw.items():

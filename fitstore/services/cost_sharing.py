@@ -36,6 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -55,11 +56,12 @@ from fitstore.models import (
     UsageFigure,
 )
 from fitstore.models.alliance import CostKey, FundingModel
-from fitstore.models.base import utcnow
+from fitstore.models.base import is_id, utcnow
 from fitstore.models.reuse import Contract
 from fitstore.permissions import Permission, can, require
 from fitstore.services import alliances as alliance_service
 from fitstore.services import audit
+from fitstore.services.exports import neutralise
 from fitstore.services.listings import BIGINT_MAX, get_listing
 
 COST_TYPE_LABELS = {
@@ -391,6 +393,16 @@ def _check_inputs(result: ListingSplit, year_data: Mapping[str, Mapping[str, Dec
                 if result.key == CostKey.TARGET_GROUP
             }
             missing = [ags for ags in taking_part if ags not in values]
+            if not missing and not any(values[ags] > 0 for ags in taking_part):
+                return _refuse(
+                    result,
+                    "parameters",
+                    _(
+                        "Der Zielgruppenschlüssel gibt allen beteiligten Ländern das Gewicht 0; "
+                        "so lässt sich nichts verteilen. Das federführende Land schlägt ihn mit "
+                        "Gewichten über 0 neu vor."
+                    ),
+                )
             if missing:
                 return _refuse(
                     result,
@@ -671,11 +683,16 @@ def simulate(
     return result
 
 
+def _max_cents() -> str:
+    """The largest storable amount in cents, grouped for the page's language."""
+    return format_decimal(BIGINT_MAX, format="#,##0")
+
+
 def _too_large() -> str:
     return _(
         "Der Betrag ist zu groß: höchstens %(max)s Cent (der größte Wert, den die "
         "Datenbank genau speichert).",
-        max=f"{BIGINT_MAX:,}".replace(",", "."),
+        max=_max_cents(),
     )
 
 
@@ -757,7 +774,7 @@ def _check_plan_total(listing_id: int, year: int, change: int, errors) -> None:
                 "Mit diesem Betrag überstiege die Summe des Kostenplans den größten Betrag, "
                 "den die Datenbank genau speichert (%(max)s Cent). Bitte prüfen Sie den "
                 "Betrag.",
-                max=f"{BIGINT_MAX:,}".replace(",", "."),
+                max=_max_cents(),
             )
         ]
 
@@ -820,7 +837,8 @@ def add_plan_item(
 
 def _item(actor, listing_id: int, item_id: int) -> tuple[Listing, CostPlanItem]:
     listing = _editable_listing(actor, listing_id)
-    item = db.session.get(CostPlanItem, item_id)
+    # is_id: PostgreSQL fails on an id beyond its integer instead of finding nothing.
+    item = db.session.get(CostPlanItem, item_id) if is_id(item_id) else None
     if item is None or item.listing_id != listing.id:
         raise NotFound()
     return listing, item
@@ -911,10 +929,26 @@ class StatementLine:
     listing: Listing
     split: ListingSplit
     row: PayerRow | None
+    #: False for a Land that only pays the all-Länder pool of an ``efa_2024`` listing
+    taking_part: bool = True
 
     @property
     def cents(self) -> int:
         return self.row.cents if self.row else 0
+
+    @property
+    def problem(self) -> str:
+        """Why the split cannot be computed. A Land that only pays the all-Länder pool
+        may not see the split, whose message can name other Länder: it gets a general
+        note."""
+        if self.split.problem is None:
+            return ""
+        if self.taking_part:
+            return self.split.problem
+        return _(
+            "Die Aufteilung ist noch nicht berechenbar; das bereitstellende Land und FITKO "
+            "sind informiert."
+        )
 
 
 @dataclass(frozen=True)
@@ -970,15 +1004,30 @@ def land_statement(actor, land_ags: Any, year: Any) -> Statement:
     land = _land(land_ags)
     year = _year_or_invalid(year)
     lines, open_items = [], []
-    for result in year_splits(year).values():
+    # Every listing with a plan in the year (efa_2024 makes any Land a payer), and the
+    # Land's own reuses with a contract or own use: a missing plan is an open item too.
+    own = db.session.scalars(
+        select(Reuse.listing_id)
+        .join(Listing, Listing.id == Reuse.listing_id)
+        .outerjoin(Contract, Contract.reuse_id == Reuse.id)
+        .where(
+            Reuse.adopter_land_ags == land.ags,
+            or_(
+                Contract.effective_date.is_not(None),
+                Reuse.adopter_land_ags == Listing.provider_land_ags,
+            ),
+        )
+    )
+    listing_ids = set(plan_totals(year)) | set(own)
+    for result in year_splits(year, listing_ids).values():
         taking_part = any(p.land_ags == land.ags and p.months for p in result.participants)
         if result.split is None:
             if taking_part or result.funding_model == FundingModel.EFA_2024:
-                open_items.append(StatementLine(result.listing, result, None))
+                open_items.append(StatementLine(result.listing, result, None, taking_part))
             continue
         row = next((row for row in result.rows() if row.payer == land.ags), None)
         if row is not None and (taking_part or row.cents):
-            lines.append(StatementLine(result.listing, result, row))
+            lines.append(StatementLine(result.listing, result, row, taking_part))
     connection = [
         ConnectionCost(listing, number, effective, cents)
         for listing, number, effective, cents in db.session.execute(
@@ -1015,7 +1064,8 @@ def visible_statement_lands(actor) -> list[Land]:
 
 def statement_csv(statement: Statement) -> str:
     """The statement as CSV (``;``, decimal comma as German spreadsheets expect, amounts
-    also in cents so a machine never has to parse a formatted number)."""
+    also in cents so a machine never has to parse a formatted number). Listing titles
+    are neutralised like every CSV export: a title starting with "=" is never a formula."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(
@@ -1032,6 +1082,7 @@ def statement_csv(statement: Statement) -> str:
             "gesamtkosten_cent",
             "betrag_cent",
             "betrag_eur",
+            "hinweis",
         ]
     )
     for line in statement.lines:
@@ -1043,7 +1094,7 @@ def statement_csv(statement: Statement) -> str:
                 statement.land.ags,
                 "kostenanteil",
                 line.listing.id,
-                line.listing.title,
+                neutralise(line.listing.title),
                 split.key,
                 split.funding_model,
                 "" if row.months is None else row.months,
@@ -1051,6 +1102,7 @@ def statement_csv(statement: Statement) -> str:
                 split.total_cents,
                 row.cents,
                 _decimal_comma(Decimal(row.cents).scaleb(-2)),
+                "",
             ]
         )
     for cost in statement.connection_costs:
@@ -1060,7 +1112,7 @@ def statement_csv(statement: Statement) -> str:
                 statement.land.ags,
                 "anbindungskosten",
                 cost.listing.id,
-                cost.listing.title,
+                neutralise(cost.listing.title),
                 "",
                 "",
                 "",
@@ -1068,6 +1120,26 @@ def statement_csv(statement: Statement) -> str:
                 "",
                 cost.cents,
                 _decimal_comma(Decimal(cost.cents).scaleb(-2)),
+                "",
+            ]
+        )
+    # Listings that cannot be computed yet are not in the sum, but never silently missing.
+    for line in statement.open_items:
+        writer.writerow(
+            [
+                statement.year,
+                statement.land.ags,
+                "nicht_berechenbar",
+                line.listing.id,
+                neutralise(line.listing.title),
+                line.split.key,
+                line.split.funding_model,
+                "",
+                "",
+                line.split.total_cents,
+                "",
+                "",
+                neutralise(line.problem),
             ]
         )
     writer.writerow(
@@ -1084,6 +1156,7 @@ def statement_csv(statement: Statement) -> str:
             "",
             statement.total_cents,
             _decimal_comma(Decimal(statement.total_cents).scaleb(-2)),
+            "",
         ]
     )
     return out.getvalue()

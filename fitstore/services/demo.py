@@ -3,7 +3,8 @@ production).
 
 ``load_demo`` is idempotent: organisations are keyed by short name, users by e-mail,
 listings by (provider Land, OZG-ID), reuses by (listing, adopter Land), alliance members by
-Land and cost-key decisions by year; running it again creates nothing.
+Land, cost-key decisions by year, key data by (key, year), cost plans by (listing, year) and
+usage figures by (listing, year, Land); running it again creates nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from fitstore.extensions import db
@@ -30,15 +32,18 @@ from fitstore.models import (
     Reuse,
     ReuseTransition,
     Role,
+    UsageFigure,
     User,
 )
 from fitstore.models.base import utcnow
+from fitstore.permissions import Permission, can
 from fitstore.services import alliances as alliance_service
-from fitstore.services import audit
+from fitstore.services import audit, cost_data, cost_sharing
 from fitstore.services import listings as listing_service
 from fitstore.services import reuses as reuse_service
 from fitstore.services.auth import hash_password
 from fitstore.services.reference import load_reference
+from fitstore.services.system import SystemActor
 
 DEMO_PASSWORD = "fitstore-demo"  # noqa: S105  (published demo password; demo refuses production)
 
@@ -93,6 +98,12 @@ class DemoReport:
     reuses_created: int = 0
     alliance_members_added: int = 0
     cost_key_decisions_created: int = 0
+    #: (key, year) pairs of key data loaded, e.g. 4 for two keys of 2026 and 2027
+    key_data_loaded: int = 0
+    cost_plan_items_created: int = 0
+    usage_figures_recorded: int = 0
+    #: what a demo user should know about the data, e.g. key data carried forward
+    notes: list[str] = field(default_factory=list)
 
 
 def _organisation(kind, name, short_name, land_ags, report) -> Organisation:
@@ -178,6 +189,7 @@ def load_demo() -> DemoReport:
     db.session.commit()
     _listings(report)
     _reuses(report)
+    _costs(report)
     return report
 
 
@@ -972,6 +984,7 @@ def _all_done(*dates: date) -> tuple[tuple[str, date], ...]:
 
 
 TITEL = ("BB", "10255")
+VERPFLICHTUNG = ("HE", "10256")
 D = date  # short for the many dates below
 
 # Brandenburg's 18 Ausländerbehörden: the 14 Landkreise and the 4 kreisfreie Städte.
@@ -1306,6 +1319,22 @@ DEMO_COST_KEYS: tuple[DemoCostKey, ...] = (
         ),
         D(2026, 11, 9),
     ),
+    # An alliance of Hessen alone: its proposal is adopted at once. Under efa_2024 the
+    # Bund and all 16 Länder carry half of the cost, so Brandenburg (still in talks, no
+    # contract) already pays its part of the all-Länder pool.
+    DemoCostKey(
+        VERPFLICHTUNG,
+        2026,
+        "koenigstein",
+        "efa_2024",
+        {},
+        "Finanzierung nach dem Beschluss 2023/35 des IT-Planungsrats: die Hälfte tragen die "
+        "beteiligten Länder nach dem Königsteiner Schlüssel, je ein Viertel der Bund und alle "
+        "16 Länder.",
+        D(2025, 11, 3),
+        None,
+        D(2025, 11, 3),
+    ),
 )
 
 
@@ -1563,3 +1592,159 @@ def _reuses(report: DemoReport) -> None:
             story.join(spec)
     for spec in DEMO_COST_KEYS:
         story.cost_key(spec)
+
+
+# --- demo cost sharing ---------------------------------------------------------------------------
+#
+# Key data, cost plans and usage figures for the story's cost years, made through the services
+# (the provider's editor keeps the plan, each Land's editor enters its own usage, the command
+# line actor loads key data), so every row has its audit entry.
+#
+# Key data: the reference data ship the Königsteiner Schlüssel of 2015 and 2017 and the
+# Einwohner of 2018 only, and a split refuses a year without key data rather than use another
+# year's. So that the demo's cost years 2026 and 2027 compute, the demo loads them with the
+# newest shipped values carried forward, and says so in its report. A real installation
+# uploads the real figures of the year (Verwaltung → Schlüsseldaten).
+#
+# Cost plans (provider editors): Aufenthaltstitel 2025, 2026 and 2027 (the first item created
+# is Aufenthaltstitel's, so item 1 of a fresh demo belongs to listing 1), and the
+# Verpflichtungserklärung 2026, split under efa_2024 (see DEMO_COST_KEYS).
+#
+# Usage figures (each participating Land's editor, for its own Land): the Aufenthaltstitel's
+# participants of 2025, 2026 and 2027. Usage is counted, never forecast: the service refuses a
+# year that has not begun, so the figures of 2027 are entered by a demo loaded in 2027 or
+# later (loading again then adds them). One participant lacks a figure on purpose in 2025
+# (Sachsen, joined in July) and 2027 (Nordrhein-Westfalen): those years have no adopted key,
+# the default key "usage" applies, and the split page shows the warning that the Land counts
+# as 0. The figures of 2026 are there for the usage pages and the simulator (the key of 2026
+# is the adopted Königsteiner Schlüssel).
+
+DEMO_COST_YEARS = (2026, 2027)
+CARRIED_KEYS = ("koenigstein", "population")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    listing: tuple[str, str]
+    year: int
+    items: tuple[tuple[str, int, str], ...]  # (cost type, cents, description)
+
+
+def _titel_plan(year: int, factor: int, *, development: str) -> DemoPlan:
+    """Aufenthaltstitel's plan of ``year``: 2026 amounts times ``factor`` per mille."""
+
+    def cents(euro: int) -> int:
+        return euro * factor // 1000 * 100
+
+    return DemoPlan(
+        TITEL,
+        year,
+        (
+            ("infrastructure", cents(420_000), "Rechenzentrumsbetrieb und Hosting beim ZIT-BB"),
+            ("development", cents(310_000), development),
+            ("platform_fees", cents(85_000), "Entgelte für FIT-Connect, Servicekonto und ePayBL"),
+            ("service_operation", cents(260_000), "Betrieb des Online-Dienstes und Support"),
+            ("direct", cents(45_000), "Barrierefreiheitsprüfung und Penetrationstest"),
+        ),
+    )
+
+
+DEMO_PLANS: tuple[DemoPlan, ...] = (
+    _titel_plan(2026, 1000, development="Umsetzung der Änderungen aus dem Änderungsboard"),
+    _titel_plan(2027, 1050, development="Anpassungen an die Novelle des Aufenthaltsgesetzes"),
+    _titel_plan(2025, 950, development="Mehrsprachigkeit und Nachweis-Upload"),
+    DemoPlan(
+        VERPFLICHTUNG,
+        2026,
+        (
+            ("infrastructure", 7_000_000, "Hosting bei ekom21"),
+            ("development", 5_000_000, "Terminvereinbarung und Online-Bezahlung"),
+            ("platform_fees", 1_000_000, "Entgelte für ePayBL"),
+            ("service_operation", 4_000_000, "Betrieb des Online-Dienstes"),
+            ("direct", 1_000_000, "Barrierefreiheitsprüfung"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoUsage:
+    listing: tuple[str, str]
+    year: int
+    cases: dict[str, int]  # Land short code -> applications in the year
+
+
+DEMO_USAGE: tuple[DemoUsage, ...] = (
+    # Sachsen (contract from July 2025) has no figure: counted as 0, with a warning.
+    DemoUsage(TITEL, 2025, {"BB": 39_800, "BY": 84_100, "HE": 42_700, "NI": 0}),
+    # Sachsen and Nordrhein-Westfalen are still connecting: no applications yet.
+    DemoUsage(
+        TITEL, 2026, {"BB": 41_250, "BY": 88_900, "HE": 44_300, "NI": 3_100, "SN": 0, "NW": 0}
+    ),
+    # Nordrhein-Westfalen has no figure: counted as 0, with a warning.
+    DemoUsage(TITEL, 2027, {"BB": 42_000, "BY": 90_500, "HE": 45_100, "NI": 12_400, "SN": 2_300}),
+)
+
+
+def _plain(value) -> str:
+    """A key value as the upload file writes it: no exponent, no trailing zeros."""
+    return f"{value.normalize():f}"
+
+
+def _key_data(report: DemoReport) -> None:
+    """Load the key data of the demo's cost years that is missing, carried forward from the
+    newest year before them (one upload per key and year, as the command line actor)."""
+    shipped = cost_data.key_years()
+    for key in CARRIED_KEYS:
+        years = shipped.get(key, [])
+        source = max((year for year in years if year < DEMO_COST_YEARS[0]), default=None)
+        missing = [year for year in DEMO_COST_YEARS if year not in years]
+        if source is None or not missing:
+            continue
+        values = cost_data.key_values(key, source)
+        rows = "".join(f"{ags};{_plain(values[ags])}\r\n" for ags in sorted(values))
+        for year in missing:
+            cost_data.import_key_csv(SystemActor(), key, year, f"land;value\r\n{rows}".encode())
+            report.key_data_loaded += 1
+        report.notes.append(
+            _(
+                "Demo: %(key)s %(years)s aus den Werten von %(source)d fortgeschrieben; eine "
+                "echte Installation lädt die Werte des Jahres hoch.",
+                key=cost_data.key_label(key),
+                years=", ".join(str(year) for year in missing),
+                source=source,
+            )
+        )
+
+
+def _costs(report: DemoReport) -> None:
+    """Create the demo's key data, cost plans and usage figures that are missing."""
+    _key_data(report)
+    story = _Story(report)
+    for plan in DEMO_PLANS:
+        listing = story.listing(plan.listing)
+        if listing is None or plan.year in cost_sharing.plan_years(listing.id):
+            continue
+        editor = story.editor(plan.listing[0])
+        for cost_type, cents, description in plan.items:
+            cost_sharing.add_plan_item(editor, listing.id, plan.year, cost_type, cents, description)
+            report.cost_plan_items_created += 1
+    this_year = utcnow().year
+    for usage in DEMO_USAGE:
+        listing = story.listing(usage.listing)
+        if listing is None or usage.year > this_year:
+            continue
+        entered = set(
+            db.session.scalars(
+                select(UsageFigure.land_ags).where(
+                    UsageFigure.listing_id == listing.id, UsageFigure.year == usage.year
+                )
+            )
+        )
+        for short, cases in usage.cases.items():
+            editor = story.editor(short)
+            # A Land that no longer takes part (changed in the demo since) is left out.
+            if editor.land_ags in entered or not can(editor, Permission.RECORD_USAGE, listing):
+                continue
+            cost_data.record_usage(editor, listing.id, usage.year, cases)
+            report.usage_figures_recorded += 1

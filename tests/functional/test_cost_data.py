@@ -59,9 +59,26 @@ def stored(app, key: str, year: int) -> dict[str, Decimal]:
         return cost_data.key_values(key, year)
 
 
+@pytest.fixture(autouse=True)
+def _demo_audit_head(app):
+    """The demo writes key-data and usage audit rows too: the tests look at their own."""
+    global DEMO_AUDIT_HEAD
+    with app.app_context():
+        DEMO_AUDIT_HEAD = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+DEMO_AUDIT_HEAD = 0
+
+
 def audit_rows(app, action: str) -> list[AuditEvent]:
     with app.app_context():
-        rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        rows = list(
+            db.session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == action, AuditEvent.id > DEMO_AUDIT_HEAD
+                )
+            )
+        )
         db.session.expunge_all()
         return rows
 

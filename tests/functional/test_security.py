@@ -50,6 +50,10 @@ SAMPLE_ARGS = {
     "reuse_id": 1,
     "contract_id": 1,
     "key": "transport",  # an onboarding checklist item
+    # Cost sharing: a year of the demo's cost plans, a plan item, Brandenburg's statement.
+    "year": 2026,
+    "item_id": 1,
+    "land_ags": "12",
 }
 ROLES = {
     "anonymous": None,
@@ -95,6 +99,9 @@ ADMITS = {
     Permission.VIEW_USAGE: {"viewer", "editor", "fitko", "admin"},
     Permission.RECORD_USAGE: {"editor"},
     Permission.IMPORT_USAGE: {"fitko"},
+    Permission.MANAGE_COST_PLAN: {"editor"},
+    Permission.VIEW_COST_SPLIT: {"viewer", "editor", "fitko", "admin"},
+    Permission.VIEW_COST_STATEMENT: {"viewer", "editor", "fitko", "admin"},
 }
 # Permissions that depend on which side of an object the caller's Land is on: an
 # editor of the sample Land may be refused (403) though the role is admitted.
@@ -108,6 +115,7 @@ OBJECT_LEVEL = {
     Permission.EXPRESS_INTEREST,
     Permission.HOLD_REUSE,
     Permission.TERMINATE_REUSE,
+    Permission.MANAGE_COST_PLAN,
 }
 
 
@@ -139,8 +147,10 @@ def test_every_get_route_answers_each_role_by_its_policy(app, role):
         # The API never accepts the session cookie: there every caller here is anonymous.
         effective = "anonymous" if url.startswith("/api/") else role
         if effective in ADMITS[permission]:
-            # 404: an object of another Land; 302: the login page sends a logged-in user home.
-            allowed = (200, 404, 302) if endpoint == "auth.login" else (200, 404)
+            # 404: an object of another Land; 302: the login page sends a logged-in user
+            # home, and a listing's cost overview opens its newest year.
+            redirects = ("auth.login", "costs.overview")
+            allowed = (200, 404, 302) if endpoint in redirects else (200, 404)
             if permission in OBJECT_LEVEL:
                 allowed = (200, 403, 404)
             assert response.status_code in allowed, (url, response.status_code)
@@ -696,6 +706,8 @@ POST_SAMPLES = {
     # Alliance routes: a join request of Bayern, the cost key of a year.
     "land_code": "BY",
     "year": 2027,
+    "item_id": 1,
+    "land_ags": "12",
 }
 
 

@@ -276,6 +276,8 @@ def test_loading_the_demo_twice_adds_nothing(ctx):
     assert [count(model) for model in MODELS] == before
     result = ctx.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    assert "0 reuses, 0 alliance members and 0 cost-key decisions added" in result.output
+    assert (
+        "0 reuses, 0 alliance members and 0 cost-key decisions, 0 cost plan items" in result.output
+    )
     assert [count(model) for model in MODELS] == before
     assert audit.verify_chain().ok
