@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from unittest import mock
 
 from sqlalchemy import select
 
 from fitstore.extensions import db
 from fitstore.models import User
+from fitstore.models.base import utcnow
 
 
 def listing_content(**overrides) -> dict:
@@ -67,6 +69,18 @@ def contracted_reuse(
     contract takes effect on ``effective``: interest, conditions by the provider (the
     short code of the listing's Land), order,
     check by fitko-1 and countersignature by fitko-2, all through the services."""
+
+    # A contract cannot take effect before its order: for an effective date in the past
+    # (the worked example's 2027 once 2027 has begun) the reuse is ordered a month before.
+    ordered_on = effective - timedelta(days=30)
+    if ordered_on < utcnow().date():
+        ordered_at = datetime.combine(ordered_on, time(9))
+        with mock.patch("fitstore.services.reuses.utcnow", lambda: ordered_at):
+            return _contracted_reuse(listing_id, adopter, effective, provider, connection_cents)
+    return _contracted_reuse(listing_id, adopter, effective, provider, connection_cents)
+
+
+def _contracted_reuse(listing_id, adopter, effective, provider, connection_cents):
     from fitstore.models import Reuse
     from fitstore.services import reuses
 

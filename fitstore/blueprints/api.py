@@ -60,7 +60,8 @@ def if_match_version(current: Callable[[], int]) -> int | None:
     """
     if "If-Match" not in request.headers or request.if_match.star_tag:
         return None
-    versions = {int(tag) for tag in request.if_match.as_set() if _VERSION.fullmatch(tag)}
+    # An empty tag ("") comes back as None.
+    versions = {int(tag) for tag in request.if_match.as_set() if tag and _VERSION.fullmatch(tag)}
     if len(versions) == 1:
         return versions.pop()
     if not versions:

@@ -189,16 +189,20 @@ def _item_response(item: CostPlanItem, status: int = 200, headers: dict | None =
     return _item(item), status, {"ETag": f'"{item.lock_version}"', **(headers or {})}
 
 
-def _participant(info: service.ParticipantInfo) -> dict:
+def _participant(info: service.ParticipantInfo, contract_lands: set[str] | None) -> dict:
+    # Another Land's contract stays with its parties (as in the reuse API): a caller
+    # outside the alliance sees the months it is billed for, not the contract.
+    shown = contract_lands is None or info.land_ags in contract_lands
+    dated = shown or (info.own_use and not info.contracts)  # own use has no contract
     return {
         "land": info.land_ags,
         "name": service.payer_name(info.land_ags),
         "months": info.months,
         "months_in_force": list(info.month_numbers),
         "own_use": info.own_use,
-        "contracts": list(info.contracts),
-        "since": info.since,
-        "until": info.until,
+        "contracts": list(info.contracts) if shown else [],
+        "since": info.since if dated else None,
+        "until": info.until if dated else None,
     }
 
 
@@ -232,6 +236,7 @@ def _split(result: service.ListingSplit) -> dict:
     if result.split is None:
         problem = result.problem or ""
         raise Invalid(detail=problem, errors={result.problem_field or "split": [problem]})
+    contract_lands = service.contract_lands(current_user, result.listing)
     return {
         "listing": _listing_ref(result.listing),
         "year": result.year,
@@ -244,7 +249,7 @@ def _split(result: service.ListingSplit) -> dict:
         "decided": result.cost_key.decided,
         "source": str(result.cost_key.source),
         "simulated": result.simulated,
-        "participants": [_participant(info) for info in result.participants],
+        "participants": [_participant(info, contract_lands) for info in result.participants],
         "items": [_item(item) for item in result.items],
         "pools": [_pool(pool) for pool in result.split.pools],
         "cents": dict(result.split.cents),

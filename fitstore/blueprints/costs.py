@@ -39,7 +39,7 @@ from fitstore.forms.costs import (
 from fitstore.forms.listings import format_euro_input
 from fitstore.models import CostKey, CostType, FundingModel
 from fitstore.models.base import utcnow
-from fitstore.permissions import Permission, alliance_member_lands, can, policy
+from fitstore.permissions import Permission, can, policy
 from fitstore.services import alliances, cost_sharing
 
 bp = Blueprint("costs", __name__)
@@ -378,20 +378,8 @@ def split(listing_id: int, year: int):
         type_totals=_type_totals(result.items),
         month_span=_month_span,
         may_edit_plan=can(current_user, Permission.MANAGE_COST_PLAN, result.listing),
-        contract_lands=_contract_lands(result.listing),
+        contract_lands=cost_sharing.contract_lands(current_user, result.listing),
     )
-
-
-def _contract_lands(listing) -> set[str] | None:
-    """Whose contract numbers the viewer may read beside the participants: all (None)
-    for FITKO, admins, the provider and the alliance's members, who see the reuses
-    anyway; otherwise only its own Land's, as on the reuse pages."""
-    own = getattr(current_user, "land_ags", None)
-    if own is None or own == listing.provider_land_ags:
-        return None  # FITKO and admins (a Land user always has a Land)
-    if own in alliance_member_lands(listing.id):
-        return None
-    return {own}
 
 
 # --- the cost plan ----------------------------------------------------------------------------

@@ -217,10 +217,14 @@ def _cost_type(**kwargs) -> _Choice:
     )
 
 
+class _Text(_GermanMessages, Text):
+    """A text whose errors come as a list of messages in the request's language."""
+
+
 def _description(**kwargs) -> Text:
-    return Text(
+    return _Text(
         validate=validate.Length(max=MAX_DESCRIPTION, error=_l("Bitte höchstens {max} Zeichen.")),
-        error_messages={"invalid": _l("Bitte geben Sie einen Text an."), "null": _NULL},
+        error_messages={"invalid": _l("Bitte geben Sie einen Text an.")},
         **kwargs,
     )
 

@@ -58,11 +58,11 @@ from fitstore.models import (
 from fitstore.models.alliance import CostKey, FundingModel
 from fitstore.models.base import is_id, utcnow
 from fitstore.models.reuse import Contract
-from fitstore.permissions import Permission, can, require
+from fitstore.permissions import Permission, alliance_member_lands, can, require
 from fitstore.services import alliances as alliance_service
 from fitstore.services import audit
 from fitstore.services.exports import neutralise
-from fitstore.services.listings import BIGINT_MAX, get_listing
+from fitstore.services.listings import BIGINT_MAX
 
 COST_TYPE_LABELS = {
     CostType.INFRASTRUCTURE: _l("Betrieb technische Infrastruktur"),
@@ -514,11 +514,24 @@ def year_splits(year: int, listing_ids: Iterable[int] | None = None) -> dict[int
 
 
 def _visible_listing(actor, listing_id: int) -> Listing:
-    listing = get_listing(actor, listing_id)
-    if not can(actor, Permission.VIEW_COST_SPLIT, listing):
-        # The costs of an alliance are private to its members: no hint that they exist.
+    # The parties of a listing's costs keep seeing them after it is withdrawn: they are
+    # billed for the year. Anybody else gets no hint that the costs exist.
+    listing = db.session.get(Listing, listing_id) if is_id(listing_id) else None
+    if listing is None or not can(actor, Permission.VIEW_COST_SPLIT, listing):
         raise NotFound()
     return listing
+
+
+def contract_lands(actor, listing: Listing) -> set[str] | None:
+    """Whose contract numbers and dates the actor may read beside a split's participants:
+    all (None) for FITKO, admins, the provider and the alliance's members, who see the
+    reuses anyway; otherwise only its own Land's, as on the reuse pages and API."""
+    own = getattr(actor, "land_ags", None)
+    if own is None or own == listing.provider_land_ags:
+        return None  # FITKO and admins (who may see a split at all); a Land user has a Land
+    if own in alliance_member_lands(listing.id):
+        return None
+    return {own}
 
 
 def _items(listing_id: int, year: int) -> list[CostPlanItem]:
@@ -868,13 +881,15 @@ def update_plan_item(
     ``lock_version`` the editor saw (412 when stale); a concurrent change answers 409.
     One audit row with the values before and after."""
     listing, item = _item(actor, listing_id, item_id)
-    _check_version(item, version)
     errors: dict[str, list[str]] = {}
     clean_type, amount, description = _item_fields(cost_type, amount_cents, description, errors)
     if amount is not None:
         _check_plan_total(listing.id, item.year, amount - item.amount_cents, errors)
     if errors:
         raise Invalid(errors=errors)
+    # After the input checks (RFC 9110, 13.2.1): a request that fails anyway is not
+    # answered as merely stale.
+    _check_version(item, version)
     before = _item_details(item)
     item.cost_type = clean_type
     item.amount_cents = amount

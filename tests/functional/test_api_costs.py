@@ -178,6 +178,21 @@ def test_the_worked_example_full_year_comes_out_to_the_cent(client, auth, exampl
     assert next(p for p in body["participants"] if p["land"] == HE)["contracts"]
 
 
+def test_a_participant_outside_the_alliance_sees_only_its_own_contract(client, auth, example):
+    # Hessen takes part but is no member (the lead is the only one): as in the reuse API,
+    # the other Länder's contracts stay with their parties; the provider sees them all.
+    def contracts(role):
+        body = client.get(costs(example), headers=auth[role]).json
+        return {p["land"]: (p["contracts"], p["since"]) for p in body["participants"]}
+
+    seen = contracts("participant")
+    assert seen["06"][0] and seen["06"][1] == "2027-01-01"
+    assert seen["03"] == ([], None) and seen["14"] == ([], None)
+    assert seen["12"][1] == "2025-01-01"  # the provider's own use is no contract
+    by_provider = contracts("provider")
+    assert all(by_provider[land][0] for land in ("03", "06", "14"))
+
+
 def test_the_worked_example_with_sachsen_from_july(app, client, auth):
     with app.app_context():
         listing_id = worked_example(sn_from_july=True)
@@ -336,6 +351,11 @@ def test_the_provider_adds_changes_and_removes_an_item_with_audit_rows(app, clie
     stale = {**auth["provider"], "If-Match": etag}
     assert_problem(client.patch(location, json={"amount_cents": 1}, headers=stale), 412)
     assert_problem(client.delete(location, headers=stale), 412)
+    # An empty or unreadable tag names no version: stale as well, never an error.
+    for tag in ('""', 'W/""', "garbage"):
+        odd = {**auth["provider"], "If-Match": tag}
+        assert_problem(client.patch(location, json={"amount_cents": 1}, headers=odd), 412)
+        assert_problem(client.delete(location, headers=odd), 412)
     assert plan_item_row(app, item["id"]) == row
 
     removed = client.delete(
@@ -484,6 +504,13 @@ def test_the_messages_of_the_schema_are_german(client, auth, example):
     assert body["errors"]["cost_type"][0].startswith("Unbekannte Kostenart. Erlaubt: ")
     body = client.post(url, json={"cost_type": "direct"}, headers=auth["provider"]).json
     assert body["errors"]["amount_cents"] == ["Bitte geben Sie dieses Feld an."]
+    for description in (None, {"a": 1}):  # every field's errors are a list of messages
+        body = client.post(
+            url,
+            json={"cost_type": "direct", "amount_cents": 1, "description": description},
+            headers=auth["provider"],
+        ).json
+        assert isinstance(body["errors"]["description"], list), body
     item = client.get(url, headers=auth["provider"]).json["items"][0]
     body = assert_problem(client.patch(item["url"], json={}, headers=auth["provider"]), 422)
     assert "was sich ändert" in " ".join(sum(body["errors"].values(), []))

@@ -744,3 +744,22 @@ def test_a_lands_statement(ctx, clock):
         cost_sharing.land_statement(user_by_email("fitko-1@demo.test"), "99", YEAR)
     fitko = cost_sharing.land_statement(user_by_email("fitko-1@demo.test"), "06", YEAR)
     assert fitko.total_cents == statement.total_cents
+
+
+def test_the_parties_keep_seeing_the_costs_of_a_withdrawn_listing(ctx):
+    # Hessen is billed for 2027 whatever happens to the listing afterwards; an outsider
+    # still learns nothing.
+    from fitstore.errors import NotFound
+    from fitstore.services import listings
+    from tests.factories import WORKED_EXAMPLE_FULL_YEAR, WORKED_EXAMPLE_YEAR, worked_example
+
+    listing_id = worked_example()
+    listings.withdraw_listing(user_by_email("editor-bb@demo.test"), listing_id)
+    hessen = cost_sharing.listing_split(
+        user_by_email("editor-he@demo.test"), listing_id, WORKED_EXAMPLE_YEAR
+    )
+    assert hessen.split.cents["06"] == WORKED_EXAMPLE_FULL_YEAR["06"]
+    with pytest.raises(NotFound):
+        cost_sharing.listing_split(
+            user_by_email("editor-by@demo.test"), listing_id, WORKED_EXAMPLE_YEAR
+        )
