@@ -9,6 +9,7 @@ back afterwards (sessions join it with SAVEPOINTs).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -195,6 +196,14 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", before)
 
     return counting
+
+
+def pytest_configure(config):
+    """Every test builds an app (routes, OpenAPI document) and a database session: many
+    short-lived objects. Python's default collection threshold (700 allocations) runs
+    the cycle collector thousands of times per test; a higher one saves about a tenth of
+    the suite's time and changes nothing else (cycles are still collected)."""
+    gc.set_threshold(50_000, 20, 100)
 
 
 def pytest_collection_modifyitems(config, items):
