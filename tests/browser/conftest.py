@@ -12,6 +12,7 @@ per-test rollback trick of the PostgreSQL harness cannot apply to it.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -127,6 +128,30 @@ def page(browser, live_server, console_errors) -> Iterator[Page]:
         yield new_page
     finally:
         context.close()
+
+
+# A refused form answers 4xx, which Chromium logs as an error; Chromium also asks for a
+# favicon on its own. Neither is the page's fault.
+REFUSED_RESPONSE = re.compile(
+    r"Failed to load resource: the server responded with a status of 4\d\d"
+)
+
+
+def page_errors(page: Page, *, refused: bool = False) -> list[str]:
+    """Collect the page's console errors and uncaught exceptions from now on (CSP reports
+    of inline scripts or styles land here too). With ``refused`` the state under test
+    answers a form with 4xx on purpose, so that console line is expected."""
+    errors: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
+            return
+        if not (refused and REFUSED_RESPONSE.search(message.text)):
+            errors.append(message.text)
+
+    page.on("console", record)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
 def login(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:

@@ -8,10 +8,8 @@ figure of Bayern. The refused forms change nothing, so the cases do not depend o
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from fitstore import create_app
@@ -19,13 +17,13 @@ from fitstore.extensions import db
 from fitstore.models import Reuse, User
 from fitstore.models.base import utcnow
 from fitstore.services import cost_data, listings, reuses
+from tests.browser.conftest import page_errors
 from tests.conftest import BASE_CONFIG
 from tests.factories import listing_content
 
 pytestmark = pytest.mark.browser
 
 YEAR = utcnow().year - 1
-REFUSED = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +129,7 @@ def test_cost_data_page_state_has_no_axe_violations(
     page, axe_check, logged_in_as, listing_id, state
 ):
     user, drive, refused = state
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
-            return
-        if not (refused and REFUSED.search(message.text)):
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = page_errors(page, refused=refused)
     logged_in_as(user)
     drive(page, listing_id)
     axe_check(page)

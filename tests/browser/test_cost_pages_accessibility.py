@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from fitstore import create_app
 from fitstore.extensions import db
 from fitstore.services import alliances, cost_sharing
+from tests.browser.conftest import page_errors
 from tests.conftest import BASE_CONFIG
 from tests.factories import (
     WORKED_EXAMPLE_FULL_YEAR,
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.browser
 
 YEAR = WORKED_EXAMPLE_YEAR
 NO_KEY_DATA_YEAR = 2031
-REFUSED = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
 
 @pytest.fixture(scope="module")
@@ -123,16 +123,7 @@ STATES = {
 @pytest.mark.parametrize("state", list(STATES.values()), ids=list(STATES))
 def test_cost_page_state_has_no_axe_violations(page, axe_check, logged_in_as, listing_id, state):
     user, drive, refused = state
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
-            return
-        if not (refused and REFUSED.search(message.text)):
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = page_errors(page, refused=refused)
     logged_in_as(user)
     drive(page, listing_id)
     axe_check(page)

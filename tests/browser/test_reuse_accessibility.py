@@ -13,12 +13,11 @@ does not matter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from fitstore import create_app
@@ -26,6 +25,7 @@ from fitstore.extensions import db
 from fitstore.models import User
 from fitstore.models.base import utcnow
 from fitstore.services import alliances, listings, reuses
+from tests.browser.conftest import page_errors
 from tests.conftest import BASE_CONFIG
 from tests.factories import listing_content
 
@@ -424,26 +424,12 @@ STATES = {
     ),
 }
 
-# A refused form answers 4xx, which Chromium logs as an error; the app has no favicon,
-# which Chromium asks for on its own. Neither is the page's fault.
-REFUSED = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
-FAVICON = "/favicon.ico"
-
 
 @pytest.mark.parametrize("state", list(STATES.values()), ids=list(STATES))
 def test_reuse_page_state_has_no_axe_violations(
     page, axe_check, logged_in_as, reuse_ids, state: State
 ):
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type != "error" or message.location.get("url", "").endswith(FAVICON):
-            return
-        if not (state.refused and REFUSED.search(message.text)):
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = page_errors(page, refused=state.refused)
     if state.width:
         page.set_viewport_size({"width": state.width, "height": 800})
     if state.user:

@@ -15,11 +15,12 @@ import re
 from datetime import date
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from fitstore import create_app
 from fitstore.extensions import db
 from fitstore.services import alliances, cost_sharing, listings, reuses
+from tests.browser.conftest import page_errors
 from tests.conftest import BASE_CONFIG
 from tests.factories import (
     WORKED_EXAMPLE_YEAR,
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.browser
 
 YEAR = WORKED_EXAMPLE_YEAR
 STATEMENT = f"/kosten/abrechnung/06/{YEAR}"
-REFUSED = re.compile(r"Failed to load resource: the server responded with a status of 422")
 # A4 in PostScript points (210 mm × 297 mm); Chromium rounds to a few hundredths.
 A4 = (595.0, 842.0)
 
@@ -114,16 +114,7 @@ def test_statement_page_state_has_no_axe_violations(
     page, axe_check, logged_in_as, statement_data, state
 ):
     user, drive, refused = state
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
-            return
-        if not (refused and REFUSED.search(message.text)):
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = page_errors(page, refused=refused)
     logged_in_as(user)
     drive(page, statement_data)
     axe_check(page)
