@@ -1077,103 +1077,71 @@ def visible_statement_lands(actor) -> list[Land]:
     return list(db.session.scalars(query))
 
 
+_CSV_COLUMNS = (
+    "jahr",
+    "land_ags",
+    "art",
+    "leistung_id",
+    "leistung",
+    "schluessel",
+    "finanzierungsmodell",
+    "monate",
+    "anteil_prozent",
+    "gesamtkosten_cent",
+    "betrag_cent",
+    "betrag_eur",
+    "hinweis",
+)
+
+
 def statement_csv(statement: Statement) -> str:
     """The statement as CSV (``;``, decimal comma as German spreadsheets expect, amounts
     also in cents so a machine never has to parse a formatted number). Listing titles
     are neutralised like every CSV export: a title starting with "=" is never a formula."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
-        [
-            "jahr",
-            "land_ags",
-            "art",
-            "leistung_id",
-            "leistung",
-            "schluessel",
-            "finanzierungsmodell",
-            "monate",
-            "anteil_prozent",
-            "gesamtkosten_cent",
-            "betrag_cent",
-            "betrag_eur",
-            "hinweis",
-        ]
-    )
+    writer.writerow(_CSV_COLUMNS)
+
+    def row(kind: str, listing: Listing | None = None, cents: int | None = None, **cells):
+        values = {
+            "jahr": statement.year,
+            "land_ags": statement.land.ags,
+            "art": kind,
+            "leistung_id": listing.id if listing else "",
+            "leistung": neutralise(listing.title) if listing else "",
+            "betrag_cent": "" if cents is None else cents,
+            "betrag_eur": "" if cents is None else _decimal_comma(Decimal(cents).scaleb(-2)),
+            **cells,
+        }
+        writer.writerow([values.get(column, "") for column in _CSV_COLUMNS])
+
     for line in statement.lines:
-        split, row = line.split, line.row
-        share = "" if row.share is None else _decimal_comma(costs.to_decimal(row.share * 100, 5))
-        writer.writerow(
-            [
-                statement.year,
-                statement.land.ags,
-                "kostenanteil",
-                line.listing.id,
-                neutralise(line.listing.title),
-                split.key,
-                split.funding_model,
-                "" if row.months is None else row.months,
-                share,
-                split.total_cents,
-                row.cents,
-                _decimal_comma(Decimal(row.cents).scaleb(-2)),
-                "",
-            ]
+        split, share = line.split, line.row.share
+        row(
+            "kostenanteil",
+            line.listing,
+            line.row.cents,
+            schluessel=split.key,
+            finanzierungsmodell=split.funding_model,
+            monate="" if line.row.months is None else line.row.months,
+            anteil_prozent=""
+            if share is None
+            else _decimal_comma(costs.to_decimal(share * 100, 5)),
+            gesamtkosten_cent=split.total_cents,
         )
     for cost in statement.connection_costs:
-        writer.writerow(
-            [
-                statement.year,
-                statement.land.ags,
-                "anbindungskosten",
-                cost.listing.id,
-                neutralise(cost.listing.title),
-                "",
-                "",
-                "",
-                "",
-                "",
-                cost.cents,
-                _decimal_comma(Decimal(cost.cents).scaleb(-2)),
-                "",
-            ]
-        )
+        row("anbindungskosten", cost.listing, cost.cents)
     # Listings that cannot be computed yet are not in the sum, but never silently missing.
     for line in statement.open_items:
-        writer.writerow(
-            [
-                statement.year,
-                statement.land.ags,
-                "nicht_berechenbar",
-                line.listing.id,
-                neutralise(line.listing.title),
-                line.split.key,
-                line.split.funding_model,
-                "",
-                "",
-                line.split.total_cents,
-                "",
-                "",
-                neutralise(line.problem),
-            ]
+        row(
+            "nicht_berechenbar",
+            line.listing,
+            schluessel=line.split.key,
+            finanzierungsmodell=line.split.funding_model,
+            gesamtkosten_cent=line.split.total_cents,
+            hinweis=neutralise(line.problem),
         )
-    writer.writerow(
-        [
-            statement.year,
-            statement.land.ags,
-            "summe",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            statement.total_cents,
-            _decimal_comma(Decimal(statement.total_cents).scaleb(-2)),
-            "",
-        ]
-    )
+    row("summe", cents=statement.total_cents)
     return out.getvalue()
 
 
