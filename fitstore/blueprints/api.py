@@ -48,6 +48,31 @@ def check_ids_and_body(id_args: Iterable[str], json_endpoints: set[str]) -> None
                 ) from None
 
 
+UNAUTHORIZED = "Missing, invalid or revoked bearer token"
+
+
+def etag_header(what: str) -> dict:
+    """OpenAPI documentation of the ETag response header of a versioned object."""
+    return {
+        "ETag": {
+            "description": f"{what}, a strong entity tag; send it back in If-Match",
+            "required": True,
+            "schema": {"type": "string", "pattern": '^"[0-9]+"$', "example": '"3"'},
+        }
+    }
+
+
+def location_header(what: str) -> dict:
+    """OpenAPI documentation of the Location header of a 201 answer."""
+    return {
+        "Location": {
+            "description": f"Path of the new {what}",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    }
+
+
 _VERSION = re.compile(r"[0-9]{1,18}")
 
 

@@ -34,9 +34,12 @@ from fitstore import costs
 from fitstore.blueprints.api import (
     BEARER,
     PREFIX,
+    UNAUTHORIZED,
     ApiBlueprint,
     check_ids_and_body,
+    etag_header,
     if_match_version,
+    location_header,
 )
 from fitstore.errors import Invalid, NotFound
 from fitstore.extensions import csrf
@@ -110,22 +113,9 @@ LAND = {
     "example": "12",
 }
 LISTING_YEAR = [LISTING_ID, YEAR]
-ETAG = {
-    "ETag": {
-        "description": "The item's version, a strong entity tag; send it back in If-Match",
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$', "example": '"3"'},
-    }
-}
-LOCATION = {
-    "Location": {
-        "description": "Path of the new item",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
+ETAG = etag_header("The item's version")
+LOCATION = location_header("item")
 
-UNAUTHORIZED = "Missing, invalid or revoked bearer token"
 NO_LAND = "Only users of a Land, FITKO and admins see costs"
 NOT_VISIBLE = "No such listing, or its costs are not visible to the caller"
 ITEM_NOT_FOUND = "No such listing or item in this year's plan, or not visible to the caller"

@@ -26,7 +26,9 @@ from fitstore.blueprints.api import (
     PREFIX,
     ApiBlueprint,
     check_ids_and_body,
+    etag_header,
     if_match_version,
+    location_header,
 )
 from fitstore.errors import PreconditionRequired
 from fitstore.extensions import csrf
@@ -55,20 +57,8 @@ ONE = "/listings/<int:listing_id>"
 # Reads are public; a token shows the caller's own Land's unpublished listings too.
 OPTIONAL_BEARER = [{}, *BEARER]
 
-ETAG = {
-    "ETag": {
-        "description": "The listing's version, a strong entity tag; send it back in If-Match",
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$', "example": '"3"'},
-    }
-}
-LOCATION = {
-    "Location": {
-        "description": "Path of the new listing",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
+ETAG = etag_header("The listing's version")
+LOCATION = location_header("listing")
 
 
 # --- request checks that must come before the body is parsed -----------------------

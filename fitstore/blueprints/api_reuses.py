@@ -24,9 +24,12 @@ from marshmallow import EXCLUDE, RAISE
 from fitstore.blueprints.api import (
     BEARER,
     PREFIX,
+    UNAUTHORIZED,
     ApiBlueprint,
     check_ids_and_body,
+    etag_header,
     if_match_version,
+    location_header,
 )
 from fitstore.errors import Invalid
 from fitstore.extensions import csrf
@@ -79,21 +82,8 @@ ONE = "/reuses/<int:reuse_id>"
 ONE_CONTRACT = "/contracts/<int:contract_id>"
 ONBOARDING_KEYS = ", ".join(key for key, _label in service.ONBOARDING_ITEMS)
 
-ETAG = {
-    "ETag": {
-        "description": "The version, a strong entity tag; send it back in If-Match",
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$', "example": '"3"'},
-    }
-}
-LOCATION = {
-    "Location": {
-        "description": "Path of the new reuse",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
-UNAUTHORIZED = "Missing, invalid or revoked bearer token"
+ETAG = etag_header("The version")
+LOCATION = location_header("reuse")
 REUSE_NOT_FOUND = "No such reuse, or not visible to the caller"
 CONTRACT_NOT_FOUND = "No such contract, or not visible to the caller"
 
