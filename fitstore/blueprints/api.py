@@ -118,6 +118,21 @@ class ApiBlueprint(Blueprint):
             status_code, schema=ProblemOut, content_type=PROBLEM_JSON, description=description
         )
 
+    def problems(self, *groups: dict[int, str]):
+        """Document several problem responses at once: ``{status: description}`` maps,
+        later ones overriding earlier ones (shared problems first, the operation's own
+        after them)."""
+        merged: dict[int, str] = {}
+        for group in groups:
+            merged.update(group)
+
+        def decorate(view):
+            for status in sorted(merged, reverse=True):
+                view = self.problem(status, merged[status])(view)
+            return view
+
+        return decorate
+
 
 accounts = ApiBlueprint(
     "api_accounts", __name__, url_prefix=PREFIX, description="The caller's own account"

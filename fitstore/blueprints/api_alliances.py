@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import RAISE
 
-from fitstore.blueprints.api import BEARER, PREFIX, ApiBlueprint, check_ids_and_body
+from fitstore.blueprints.api import BEARER, PREFIX, UNAUTHORIZED, ApiBlueprint, check_ids_and_body
 from fitstore.extensions import csrf
 from fitstore.models import AllianceMembership, CostKeyDecision
 from fitstore.permissions import Permission, policy
@@ -134,24 +134,12 @@ def _decision_response(listing_id: int, decision: CostKeyDecision) -> dict:
 
 # --- routes ---------------------------------------------------------------------------------
 
-WRITE_PROBLEMS = (
-    (400, "The body is not valid JSON"),
-    (401, "Missing, invalid or revoked bearer token"),
-    (413, "Body too large"),
-    (415, "The body is not application/json"),
-)
-
-
-def _problems(specific: dict[int, str]):
-    """Document the problems every write shares plus the operation's own (403, 404, …)."""
-    problems = {**dict(WRITE_PROBLEMS), **specific}
-
-    def decorate(view):
-        for status in sorted(problems, reverse=True):
-            view = alliances_api.problem(status, problems[status])(view)
-        return view
-
-    return decorate
+WRITE_PROBLEMS = {
+    400: "The body is not valid JSON",
+    401: UNAUTHORIZED,
+    413: "Body too large",
+    415: "The body is not application/json",
+}
 
 
 @alliances_api.route(ONE, methods=["GET"])
@@ -171,13 +159,14 @@ def read(listing_id: int, lang=None):
 @alliances_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @alliances_api.arguments(JoinIn, as_kwargs=True)
 @alliances_api.response(201, MembershipOut, description="The join request, waiting for the lead")
-@_problems(
+@alliances_api.problems(
+    WRITE_PROBLEMS,
     {
         403: "Only editors of a Land other than the lead may ask to join",
         404: "No such listing, or not visible to the caller",
         409: "The Land is a member or waits for an answer; the listing is not published",
         422: "Invalid or unknown field",
-    }
+    },
 )
 @alliances_api.doc(security=BEARER)
 def join(listing_id: int, message: str = "", lang=None):
@@ -190,13 +179,14 @@ def join(listing_id: int, message: str = "", lang=None):
 @alliances_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @alliances_api.arguments(RequestDecisionIn, as_kwargs=True)
 @alliances_api.response(200, MembershipOut, description="The decided membership")
-@_problems(
+@alliances_api.problems(
+    WRITE_PROBLEMS,
     {
         403: "Only editors of the lead Land decide",
         404: "No such listing or Land, or the listing is not visible to the caller",
         409: "The Land has no pending request",
         422: "Invalid or unknown field",
-    }
+    },
 )
 @alliances_api.doc(security=BEARER)
 def decide_request(listing_id: int, land_code: str, decision: str, lang=None):
@@ -215,13 +205,14 @@ def decide_request(listing_id: int, land_code: str, decision: str, lang=None):
     CostKeyDecisionOut,
     description="The proposal with the lead's approval; adopted at once if the lead is alone",
 )
-@_problems(
+@alliances_api.problems(
+    WRITE_PROBLEMS,
     {
         403: "Only editors of the lead Land propose",
         404: "No such listing, or not visible to the caller",
         409: "The year has a proposal already; the listing is not published",
         422: "Invalid or unknown field: year out of range, percentages not summing to 100, …",
-    }
+    },
 )
 @alliances_api.doc(security=BEARER)
 def propose(data, listing_id: int, lang=None):
@@ -243,13 +234,14 @@ def propose(data, listing_id: int, lang=None):
 @alliances_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @alliances_api.arguments(VoteIn, as_kwargs=True)
 @alliances_api.response(201, CostKeyDecisionOut, description="The decision after the vote")
-@_problems(
+@alliances_api.problems(
+    WRITE_PROBLEMS,
     {
         403: "Only editors of member Länder vote",
         404: "No such listing or decision, or not visible to the caller",
         409: "Already decided, or the Land has voted",
         422: "Invalid or unknown field",
-    }
+    },
 )
 @alliances_api.doc(security=BEARER)
 def vote(listing_id: int, year: int, vote, comment: str = "", lang=None):

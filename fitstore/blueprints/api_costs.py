@@ -311,23 +311,11 @@ WRITE_PROBLEMS = {
 }
 
 
-def _problems(shared: dict[int, str], specific: dict[int, str]):
-    """Document the problems an operation sends: the shared ones plus its own."""
-    problems = {**shared, **specific}
-
-    def decorate(view):
-        for status in sorted(problems, reverse=True):
-            view = costs_api.problem(status, problems[status])(view)
-        return view
-
-    return decorate
-
-
 @costs_api.route(SPLIT, methods=["GET"], parameters=LISTING_YEAR)
 @policy(Permission.VIEW_COST_SPLIT)
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.response(200, SplitOut)
-@_problems(READ_PROBLEMS, {404: NOT_VISIBLE, 422: NOT_COMPUTABLE})
+@costs_api.problems(READ_PROBLEMS, {404: NOT_VISIBLE, 422: NOT_COMPUTABLE})
 @costs_api.doc(security=BEARER)
 def split(listing_id: int, year: int, lang=None):
     """Who pays how many cents of the listing's costs of the year, with every figure
@@ -345,7 +333,9 @@ def split(listing_id: int, year: int, lang=None):
 @policy(Permission.VIEW_COST_SPLIT)
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.response(200, PlanOut)
-@_problems(READ_PROBLEMS, {404: NOT_VISIBLE, 422: "Year out of range, or unknown parameter"})
+@costs_api.problems(
+    READ_PROBLEMS, {404: NOT_VISIBLE, 422: "Year out of range, or unknown parameter"}
+)
 @costs_api.doc(security=BEARER)
 def items(listing_id: int, year: int, lang=None):
     """The listing's cost plan of the year: its line items and their total"""
@@ -364,7 +354,7 @@ def items(listing_id: int, year: int, lang=None):
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.arguments(PlanItemIn)
 @costs_api.response(201, PlanItemOut, headers={**ETAG, **LOCATION})
-@_problems(
+@costs_api.problems(
     WRITE_PROBLEMS,
     {
         403: EDITORS_ONLY,
@@ -393,7 +383,9 @@ def add_item(data, listing_id: int, year: int, lang=None):
 @policy(Permission.VIEW_COST_SPLIT)
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.response(200, PlanItemOut, headers=ETAG)
-@_problems(READ_PROBLEMS, {404: ITEM_NOT_FOUND, 422: "Year out of range, or unknown parameter"})
+@costs_api.problems(
+    READ_PROBLEMS, {404: ITEM_NOT_FOUND, 422: "Year out of range, or unknown parameter"}
+)
 @costs_api.doc(security=BEARER)
 def read_item(listing_id: int, year: int, item_id: int, lang=None):
     """A line item of the listing's cost plan, with its version as ETag"""
@@ -406,7 +398,7 @@ def read_item(listing_id: int, year: int, item_id: int, lang=None):
 @costs_api.arguments(IfMatchOptional, location="headers", unknown=EXCLUDE, as_kwargs=True)
 @costs_api.arguments(PlanItemPatchIn)
 @costs_api.response(200, PlanItemOut, headers=ETAG)
-@_problems(
+@costs_api.problems(
     WRITE_PROBLEMS,
     {
         403: EDITORS_ONLY,
@@ -438,7 +430,7 @@ def update_item(data, listing_id: int, year: int, item_id: int, lang=None, if_ma
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.arguments(IfMatchOptional, location="headers", unknown=EXCLUDE, as_kwargs=True)
 @costs_api.response(204, description="Removed")
-@_problems(
+@costs_api.problems(
     {401: UNAUTHORIZED},
     {
         403: EDITORS_ONLY,
@@ -462,7 +454,7 @@ def delete_item(listing_id: int, year: int, item_id: int, lang=None, if_match=No
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.arguments(SimulationIn)
 @costs_api.response(200, SplitOut, description="The split as it would be; nothing is stored")
-@_problems(
+@costs_api.problems(
     {**WRITE_PROBLEMS, 403: NO_LAND},
     {
         404: NOT_VISIBLE,
@@ -499,7 +491,7 @@ def simulate(data, listing_id: int, year: int, lang=None):
 @policy(Permission.VIEW_COST_STATEMENT)
 @costs_api.arguments(ApiQuery, location="query", unknown=RAISE, as_kwargs=True)
 @costs_api.response(200, StatementOut)
-@_problems(
+@costs_api.problems(
     READ_PROBLEMS,
     {
         404: "No such Land, or another Land's statement (only FITKO and admins see every Land's)",
