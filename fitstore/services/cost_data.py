@@ -309,7 +309,11 @@ def _capped(errors: list[str]) -> list[str]:
     ]
 
 
-def _year(value: Any, errors: dict[str, list[str]], low: int = MIN_YEAR, high: int = MAX_YEAR):
+def parse_year(
+    value: Any, errors: dict[str, list[str]], low: int = MIN_YEAR, high: int = MAX_YEAR
+) -> int | None:
+    """A four-digit year from a form, query or JSON value within [low, high]; None with a
+    message under errors["year"] otherwise."""
     text = str(value).strip() if value is not None else ""
     if isinstance(value, int) and not isinstance(value, bool):
         year = value
@@ -342,7 +346,7 @@ def import_key_csv(actor, key: str, year: Any, file_bytes: bytes | None) -> dict
     errors: dict[str, list[str]] = {}
     if key not in KEY_LABELS:
         errors["key"] = [_("Bitte wählen Sie den Königsteiner Schlüssel oder die Einwohner.")]
-    year = _year(year, errors)
+    year = parse_year(year, errors)
     if not errors and db.session.scalar(
         select(CostKeyValue.year).where(CostKeyValue.key == key, CostKeyValue.year == year).limit(1)
     ):
@@ -422,7 +426,7 @@ def key_csv_template() -> str:
 
 def _usage_year(value: Any, errors: dict[str, list[str]]) -> int | None:
     # Actual usage is counted, never forecast: no year after the current one.
-    return _year(value, errors, high=utcnow().year)
+    return parse_year(value, errors, high=utcnow().year)
 
 
 def _cases(value: Any, errors: dict[str, list[str]]) -> int | None:
@@ -591,7 +595,7 @@ def usage_figures(actor, listing_id: int, year: Any) -> UsageOverview:
     require(actor, Permission.VIEW_USAGE)
     listing = get_listing(actor, listing_id)
     errors: dict[str, list[str]] = {}
-    year = _year(year, errors)
+    year = parse_year(year, errors)
     if errors:
         raise Invalid(errors=errors)
     sees_all = sees_all_usage(actor, listing)

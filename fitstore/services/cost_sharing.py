@@ -61,6 +61,7 @@ from fitstore.models.reuse import Contract
 from fitstore.permissions import Permission, alliance_member_lands, can, require
 from fitstore.services import alliances as alliance_service
 from fitstore.services import audit
+from fitstore.services.cost_data import parse_year
 from fitstore.services.exports import neutralise
 from fitstore.services.listings import BIGINT_MAX
 
@@ -446,25 +447,10 @@ def _compute(result: ListingSplit, year_data: Mapping[str, Mapping[str, Decimal]
 
 
 def _year_or_invalid(year: Any) -> int:
-    text = str(year).strip() if year is not None else ""
-    if isinstance(year, int) and not isinstance(year, bool):
-        value = year
-    elif text.isascii() and text.isdigit() and len(text) == 4:
-        value = int(text)
-    else:
-        raise Invalid(errors={"year": [_("Bitte geben Sie das Jahr vierstellig an, z. B. 2026.")]})
-    if not MIN_YEAR <= value <= MAX_YEAR:
-        raise Invalid(
-            errors={
-                "year": [
-                    _(
-                        "Bitte geben Sie ein Jahr von %(low)d bis %(high)d an.",
-                        low=MIN_YEAR,
-                        high=MAX_YEAR,
-                    )
-                ]
-            }
-        )
+    errors: dict[str, list[str]] = {}
+    value = parse_year(year, errors, MIN_YEAR, MAX_YEAR)
+    if errors:
+        raise Invalid(errors=errors)
     return value
 
 
