@@ -168,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
         api,
         api_alliances,
         api_costs,
+        api_dashboard,
         api_listings,
         api_notifications,
         api_reuses,
@@ -177,11 +178,16 @@ def _register_blueprints(app: Flask) -> None:
         costs,
         dashboards,
         exports,
+        feed,
+        follows,
+        lead_times,
         listings,
         main,
+        opendata,
         reuses,
         rollouts,
         statements,
+        transparency,
     )
     from fitstore.extensions import api as smorest_api
 
@@ -199,6 +205,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cost_data.bp)
     app.register_blueprint(costs.bp)
     app.register_blueprint(statements.bp)
+    app.register_blueprint(transparency.bp)
+    app.register_blueprint(lead_times.bp)
+    app.register_blueprint(follows.bp)
+    app.register_blueprint(feed.bp)
+    app.register_blueprint(opendata.bp)
     app.register_blueprint(api.docs_bp)
     smorest_api.spec.components.security_scheme(
         "bearerAuth",
@@ -216,6 +227,7 @@ def _register_blueprints(app: Flask) -> None:
         api_alliances.alliances_api,
         api_notifications.notifications_api,
         api_costs.costs_api,
+        api_dashboard.dashboard_api,
     ):
         smorest_api.register_blueprint(blueprint)
 

@@ -83,6 +83,10 @@ class DefaultConfig:
     # A mail that fails this often is marked failed and no longer retried.
     MAIL_MAX_ATTEMPTS = 5
 
+    # Transparency: a reuse waiting this many days for the same party is listed as a long
+    # wait and reminded by ``fitstore remind`` (once per wait).
+    WAIT_THRESHOLD_DAYS = 30
+
 
 def load_environment(config: dict) -> None:
     """Apply ``FITSTORE_*`` variables (after defaults, before explicit test config)."""

@@ -73,6 +73,9 @@ class Permission(enum.StrEnum):
     MANAGE_COST_PLAN = "manage_cost_plan"
     VIEW_COST_SPLIT = "view_cost_split"  # also the what-if simulation of a listing
     VIEW_COST_STATEMENT = "view_cost_statement"
+    # Transparency: lead times and long waits (the public dashboard is PUBLIC; following
+    # a listing or a Land is OWN_ACCOUNT)
+    VIEW_LEAD_TIMES = "view_lead_times"
 
 
 def _authenticated(actor: Any) -> bool:
@@ -367,6 +370,12 @@ def _view_cost_statement(actor, land_ags: str | None = None) -> bool:
     return land_ags is None or land_ags == actor.land_ags
 
 
+def _view_lead_times(actor, obj=None) -> bool:
+    # FITKO and admins see every listing's; a Land user those of the listings its Land
+    # provides, reuses or is an alliance member of (``transparency`` scopes the rows).
+    return _fitko_or_admin(actor) or (_authenticated(actor) and actor.land_ags is not None)
+
+
 POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.PUBLIC: _public,
     Permission.OWN_ACCOUNT: _own_account,
@@ -410,6 +419,7 @@ POLICIES: dict[Permission, Callable[..., bool]] = {
     Permission.MANAGE_COST_PLAN: _manage_cost_plan,
     Permission.VIEW_COST_SPLIT: _view_cost_split,
     Permission.VIEW_COST_STATEMENT: _view_cost_statement,
+    Permission.VIEW_LEAD_TIMES: _view_lead_times,
 }
 
 

@@ -52,6 +52,7 @@ from fitstore.models.reuse import (
     RolloutEvent,
     RolloutStatus,
 )
+from fitstore.models.transparency import Follow, Reminder
 from fitstore.models.user import ApiToken, Role, User, UserSession
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_COST_KEY",
     "DecisionStatus",
     "EligibilityBasis",
+    "Follow",
     "FundingModel",
     "Land",
     "Listing",
@@ -94,6 +96,7 @@ __all__ = [
     "ReuseStage",
     "ReuseTransition",
     "RevisionStatus",
+    "Reminder",
     "Role",
     "Rollout",
     "RolloutEvent",

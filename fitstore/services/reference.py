@@ -303,3 +303,9 @@ def kreise_map(land_ags: str) -> MapLayer:
     _meta, areas = _map_file("map-kreise.json")
     mine = tuple(a for a in areas if a.ags.startswith(land_ags))
     return MapLayer(_bounding_box(mine), mine, "© GeoBasis-DE / BKG 2017")
+
+
+def kreise_map_all() -> MapLayer:
+    """All 401 Kreise of Germany, in the Länder map's coordinates."""
+    meta, areas = _map_file("map-kreise.json")
+    return MapLayer(meta["viewBox"], areas, "© GeoBasis-DE / BKG 2017")
