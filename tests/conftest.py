@@ -73,6 +73,7 @@ def database_template(tmp_path_factory):
 
 
 def make_app(database_template, tmp_path, **overrides):
+    """An app on its own database in ``tmp_path`` (for tests that need one apart)."""
     if PG_URL:
         return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": PG_URL, **overrides})
     target = tmp_path / "fitstore.sqlite"
@@ -80,6 +81,38 @@ def make_app(database_template, tmp_path, **overrides):
     return create_app(
         {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}", **overrides}
     )
+
+
+def _database_uri(test_database) -> str:
+    return PG_URL or f"sqlite:///{test_database}"
+
+
+@pytest.fixture(scope="session")
+def shared_database_path(tmp_path_factory):
+    """SQLite: the one file every test's database lives in (a fresh copy per test)."""
+    return tmp_path_factory.mktemp("database") / "fitstore.sqlite"
+
+
+@pytest.fixture(scope="session")
+def shared_app(database_template, shared_database_path):
+    """The app of the default test configuration, built once: building one (routes, the
+    OpenAPI document) costs a quarter of a second, which a thousand tests would pay again
+    and again. Tests that need other settings build their own with ``app_factory``."""
+    return create_app(
+        {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": _database_uri(shared_database_path)}
+    )
+
+
+@pytest.fixture
+def test_database(database_template, shared_database_path, shared_app):
+    """A fresh database for this test: SQLite copies the template over the shared file
+    (after closing the previous test's connections); PostgreSQL rolls back instead."""
+    if not PG_URL:
+        with shared_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        shutil.copyfile(database_template, shared_database_path)
+    return shared_database_path
 
 
 @contextmanager
@@ -106,12 +139,15 @@ def rolled_back(app):
 
 
 @pytest.fixture
-def app_factory(database_template, tmp_path):
-    """Build an app with extra config (e.g. CSRF on); rolled back like ``app``."""
+def app_factory(test_database):
+    """Build an app with extra config (e.g. CSRF on) on this test's database; rolled back
+    like ``app``."""
     stack = []
 
     def factory(**overrides):
-        application = make_app(database_template, tmp_path, **overrides)
+        application = create_app(
+            {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": _database_uri(test_database), **overrides}
+        )
         context = rolled_back(application)
         context.__enter__()
         stack.append(context)
@@ -123,8 +159,19 @@ def app_factory(database_template, tmp_path):
 
 
 @pytest.fixture
-def app(app_factory):
-    return app_factory()
+def app(shared_app, test_database):
+    """The shared app on a fresh database, with its settings and rate limits as new."""
+    from fitstore.extensions import limiter
+
+    config = dict(shared_app.config)
+    limiter.reset()
+    with rolled_back(shared_app):
+        yield shared_app
+    with shared_app.app_context():
+        db.session.remove()
+    shared_app.config.clear()
+    shared_app.config.update(config)
+    limiter.reset()
 
 
 @pytest.fixture
