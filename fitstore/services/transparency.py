@@ -18,7 +18,8 @@ assumptions"):
 - The time series is recomputed from the recorded history (reuse transitions and
   rollout events), one point per month end; the current month's point is today's state.
 - Lead times: the days a reuse spent in a stage, summed over its stays there, counted
-  once the reuse has left the stage for good (it is not in that stage now). Median as
+  once the reuse has left the stage for good (it is not in that stage now, nor on hold
+  to resume there). Median as
   usual (mean of the two middle values for an even count), 90th percentile by the
   nearest-rank method.
 
@@ -28,7 +29,6 @@ rollouts: aggregates are computed in SQL, and history is read in one pass.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -38,7 +38,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import case, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from fitstore.errors import NotFound
@@ -371,10 +371,14 @@ class KreisRow:
 
 def kreis_layer(listing: Listing | None = None, land_ags: str | None = None) -> list[KreisRow]:
     """All 401 Kreise (or one Land's) in map order with their live authorities, for
-    one listing or all together. One query; names come from the map file."""
+    one listing or all together. One query; names are the official ones of kreise.csv
+    (the map file names a kreisfreie Stadt and its Landkreis alike)."""
     counts = kreis_live_counts(listing.id if listing else None, land_ags)
     areas = reference.kreise_map(land_ags).areas if land_ags else _all_kreise()
-    return [KreisRow(a.ags, a.name, a.ags[:2], counts.get(a.ags, 0)) for a in areas]
+    names = kreis_names()
+    return [
+        KreisRow(a.ags, names.get(a.ags, a.name), a.ags[:2], counts.get(a.ags, 0)) for a in areas
+    ]
 
 
 def _all_kreise():
@@ -465,44 +469,51 @@ def time_series(listing_id: int | None = None, today: date | None = None) -> lis
         elif from_stage == ReuseStage.LIVE and to_stage != ReuseStage.LIVE:
             lands[_month(occurred_at.date())] -= 1
 
-    # An authority is live from its rollout event to live until its reuse closes (a
-    # closed reuse never reopens: a new one is created instead).
-    closed = (
-        select(
-            ReuseTransition.reuse_id.label("reuse_id"),
-            func.min(ReuseTransition.occurred_at).label("closed_at"),
+    # An authority is live from its rollout event to live (not before its Land went live
+    # with the service: a rollout may be dated back to the contract) until its reuse
+    # closes (a closed reuse never reopens: a new one is created instead).
+    def first(stages, label):
+        return (
+            select(
+                ReuseTransition.reuse_id.label("reuse_id"),
+                func.min(ReuseTransition.occurred_at).label(label),
+            )
+            .where(ReuseTransition.to_stage.in_(stages))
+            .group_by(ReuseTransition.reuse_id)
+            .subquery()
         )
-        .where(ReuseTransition.to_stage.in_(CLOSED_STAGES))
-        .group_by(ReuseTransition.reuse_id)
-        .subquery()
+
+    closed = first(CLOSED_STAGES, "closed_at")
+    live = first((ReuseStage.LIVE,), "live_at")
+    months_of = (
+        extract("year", RolloutEvent.on),
+        extract("month", RolloutEvent.on),
+        extract("year", live.c.live_at),
+        extract("month", live.c.live_at),
+        extract("year", closed.c.closed_at),
+        extract("month", closed.c.closed_at),
     )
     went_live = (
-        select(
-            extract("year", RolloutEvent.on),
-            extract("month", RolloutEvent.on),
-            extract("year", closed.c.closed_at),
-            extract("month", closed.c.closed_at),
-            func.count(),
-        )
+        select(*months_of, func.count())
         .join(Rollout, Rollout.id == RolloutEvent.rollout_id)
         .join(Reuse, Reuse.id == Rollout.reuse_id)
         .join(Listing, Listing.id == Reuse.listing_id)
+        .outerjoin(live, live.c.reuse_id == Reuse.id)
         .outerjoin(closed, closed.c.reuse_id == Reuse.id)
         .where(
             Listing.status == ListingStatus.PUBLISHED,
             RolloutEvent.to_status == RolloutStatus.LIVE,
         )
-        .group_by(
-            extract("year", RolloutEvent.on),
-            extract("month", RolloutEvent.on),
-            extract("year", closed.c.closed_at),
-            extract("month", closed.c.closed_at),
-        )
+        .group_by(*months_of)
     )
     if listing_id is not None:
         went_live = went_live.where(Reuse.listing_id == listing_id)
-    for live_year, live_month, closed_year, closed_month, count in db.session.execute(went_live):
-        start = date(int(live_year), int(live_month), 1)
+    for year, month, live_year, live_month, closed_year, closed_month, count in db.session.execute(
+        went_live
+    ):
+        start = date(int(year), int(month), 1)
+        if live_year is not None:
+            start = max(start, date(int(live_year), int(live_month), 1))
         authorities[start] += count
         if closed_year is not None:
             end = date(int(closed_year), int(closed_month), 1)
@@ -526,39 +537,44 @@ def time_series(listing_id: int | None = None, today: date | None = None) -> lis
 # --- lead times and waits (FITKO and members) ----------------------------------------------
 
 
-def _visible_listing_condition(actor):
-    """Listings whose reuse figures the actor may see: all for FITKO and admins; for a
-    Land user those its Land provides, reuses or is an alliance member of."""
-    if actor.role in (Role.FITKO, Role.ADMIN):
-        return None
-    land = actor.land_ags
-    member = (
+def _member_listing_ids(land_ags: str):
+    """The ids of the listings whose alliance the Land is a full member of (a subquery)."""
+    return (
         select(Alliance.listing_id)
         .join(AllianceMembership, AllianceMembership.alliance_id == Alliance.id)
         .where(
-            AllianceMembership.land_ags == land,
+            AllianceMembership.land_ags == land_ags,
             AllianceMembership.status == MembershipStatus.MEMBER,
         )
     )
-    adopted = select(Reuse.listing_id).where(Reuse.adopter_land_ags == land)
+
+
+def _visible_reuse_condition(actor):
+    """Reuses whose wait the actor may see, as ``VIEW_REUSE`` decides for one reuse: all
+    for FITKO and admins; for a Land user its own reuses, those of the listings it
+    provides and those of the listings whose alliance it is a member of. A Land that
+    merely reuses a listing does not see the other adopters' stages (non-members see
+    only who is live). No query of its own: a condition for the caller's one query."""
+    if actor.role in (Role.FITKO, Role.ADMIN):
+        return None
+    land = actor.land_ags
+    member = _member_listing_ids(land)
     return or_(
+        Reuse.adopter_land_ags == land,
         Listing.provider_land_ags == land,
-        Listing.id.in_(member),
-        Listing.id.in_(adopted),
+        Reuse.listing_id.in_(member),
     )
 
 
 def lead_time_listings(actor) -> list[Listing]:
-    """Permission VIEW_LEAD_TIMES: the listings the actor sees lead times of (one query)."""
+    """Permission VIEW_LEAD_TIMES: the listings with at least one reuse the actor may see
+    (``_visible_reuse_condition``), whose lead times it sees (one query)."""
     require(actor, Permission.VIEW_LEAD_TIMES)
-    query = (
-        select(Listing)
-        .where(Listing.id.in_(select(Reuse.listing_id)))
-        .order_by(Listing.title, Listing.id)
-    )
-    condition = _visible_listing_condition(actor)
+    visible = select(Reuse.id).where(Reuse.listing_id == Listing.id)
+    condition = _visible_reuse_condition(actor)
     if condition is not None:
-        query = query.where(condition)
+        visible = visible.where(condition)
+    query = select(Listing).where(visible.exists()).order_by(Listing.title, Listing.id)
     return list(db.session.scalars(query))
 
 
@@ -572,8 +588,11 @@ class StageLeadTime:
 
 def percentile_nearest_rank(values: list[float], percent: int) -> float:
     """The smallest value with at least ``percent`` % of the values at or below it."""
+    if not values:
+        raise ValueError("no values")
     ordered = sorted(values)
-    rank = max(1, math.ceil(percent * len(ordered) / 100))
+    # Integer ceiling: the rank never depends on how a float quotient happens to round.
+    rank = max(1, -(-percent * len(ordered) // 100))
     return ordered[rank - 1]
 
 
@@ -602,13 +621,20 @@ def lead_times(actor, listing_id: int | None = None) -> list[StageLeadTime]:
     """Permission VIEW_LEAD_TIMES: median and 90th percentile days per main-line stage,
     for one listing or all the actor sees (one query, plus one for the listing)."""
     require(actor, Permission.VIEW_LEAD_TIMES)
+    # A reuse on hold has not left the stage it resumes to: that stay is not complete.
+    current_stage = case(
+        (Reuse.stage == ReuseStage.ON_HOLD, func.coalesce(Reuse.resume_stage, Reuse.stage)),
+        else_=Reuse.stage,
+    )
     query = (
-        select(Reuse.id, Reuse.stage, ReuseTransition.to_stage, ReuseTransition.occurred_at)
+        select(Reuse.id, current_stage, ReuseTransition.to_stage, ReuseTransition.occurred_at)
         .join(ReuseTransition, ReuseTransition.reuse_id == Reuse.id)
         .join(Listing, Listing.id == Reuse.listing_id)
         .order_by(Reuse.id, ReuseTransition.occurred_at, ReuseTransition.id)
     )
-    condition = _visible_listing_condition(actor)
+    # Only the reuses the actor may see count: a Land that merely reuses a listing must
+    # not learn another adopter's days in a stage from a median of two.
+    condition = _visible_reuse_condition(actor)
     if condition is not None:
         query = query.where(condition)
     if listing_id is not None:
@@ -708,10 +734,11 @@ def waiting_list(
     actor, threshold_days: int | None = None, now: datetime | None = None
 ) -> list[Wait]:
     """Permission VIEW_LEAD_TIMES: reuses waiting at least ``threshold_days`` for the
-    same party, oldest first. A Land user sees those of the listings it sees (one query)."""
+    same party, oldest first. A Land user sees the waits of the reuses it may open: its
+    own, those of the listings it provides and those of its alliances (one query)."""
     require(actor, Permission.VIEW_LEAD_TIMES)
     threshold = default_threshold() if threshold_days is None else threshold_days
-    return _waits(_visible_listing_condition(actor), threshold, now or utcnow())
+    return _waits(_visible_reuse_condition(actor), threshold, now or utcnow())
 
 
 def _recipients(wait: Wait) -> list[User]:
@@ -795,14 +822,15 @@ def send_reminders(
 
 
 def _reminder_message(wait: Wait) -> str:
-    from flask_babel import gettext as _
+    from flask_babel import ngettext
 
-    return _(
-        "Erinnerung: %(listing)s – %(land)s wartet seit %(days)d Tagen in „%(stage)s“"
+    return ngettext(
+        "Erinnerung: %(listing)s – %(land)s wartet seit %(num)d Tag in „%(stage)s“ auf: %(party)s.",
+        "Erinnerung: %(listing)s – %(land)s wartet seit %(num)d Tagen in „%(stage)s“"
         " auf: %(party)s.",
+        wait.days,
         listing=wait.reuse.listing.title,
         land=wait.reuse.adopter_land.name,
-        days=wait.days,
         stage=reuses.stage_label(wait.reuse.stage),
         party=wait.party_label,
     )
@@ -890,11 +918,12 @@ def authority_adoption_rows(batch: int = 2000) -> Iterator[dict[str, Any]]:
 @dataclass(frozen=True)
 class FeedEntry:
     kind: str  # "published", "land_live" or "authorities_live"
-    when: datetime
+    when: datetime  # when it was recorded: the feed's order and the entry's "updated"
     listing: Listing
     land_ags: str | None = None
     count: int = 0  # authorities that went live that day
     key: str = ""  # a stable id part
+    on: date | None = None  # the day it happened, where that differs from ``when``
 
 
 def feed_entries(limit: int = 50) -> list[FeedEntry]:
@@ -933,8 +962,18 @@ def feed_entries(limit: int = 50) -> list[FeedEntry]:
                 "land_live", occurred_at, listings[listing_id], land, key=f"live-{transition_id}"
             )
         )
-    for reuse_id, listing_id, land, on, count in db.session.execute(
-        select(Reuse.id, Reuse.listing_id, Reuse.adopter_land_ags, RolloutEvent.on, func.count())
+    # Go-lives entered late (dated weeks back) still reach the feed: ordered by when
+    # they were recorded; a second batch of the same day updates the entry.
+    recorded = func.max(RolloutEvent.recorded_at)
+    for reuse_id, listing_id, land, on, count, recorded_at in db.session.execute(
+        select(
+            Reuse.id,
+            Reuse.listing_id,
+            Reuse.adopter_land_ags,
+            RolloutEvent.on,
+            func.count(),
+            recorded,
+        )
         .select_from(RolloutEvent)
         .join(Rollout, Rollout.id == RolloutEvent.rollout_id)
         .join(Reuse, Reuse.id == Rollout.reuse_id)
@@ -943,18 +982,40 @@ def feed_entries(limit: int = 50) -> list[FeedEntry]:
             Reuse.listing_id.in_(list(listings) or [-1]),
         )
         .group_by(Reuse.id, Reuse.listing_id, Reuse.adopter_land_ags, RolloutEvent.on)
-        .order_by(RolloutEvent.on.desc(), Reuse.id.desc())
+        .order_by(recorded.desc(), Reuse.id.desc())
         .limit(limit)
     ):
         entries.append(
             FeedEntry(
                 "authorities_live",
-                datetime(on.year, on.month, on.day),
+                recorded_at,
                 listings[listing_id],
                 land,
                 count,
                 key=f"rollout-{reuse_id}-{on.isoformat()}",
+                on=on,
             )
         )
     entries.sort(key=lambda e: (e.when, e.key), reverse=True)
     return entries[:limit]
+
+
+# --- public dashboard ---
+
+_KREIS_NAMES: dict[str, str] = {}
+
+
+def kreis_names() -> dict[str, str]:
+    """Kreis key -> official name from kreise.csv, read once per process (no query).
+
+    The map file names a kreisfreie Stadt and the Landkreis around it alike (two
+    "Osnabrück", two "München"); kreise.csv tells them apart ("Osnabrück, Stadt")."""
+    import csv
+
+    if not _KREIS_NAMES:
+        path = reference.DATA_DIR / "kreise.csv"
+        with open(path, encoding="utf-8", newline="") as handle:
+            _KREIS_NAMES.update(
+                {row["AGS"]: row["name"] for row in csv.DictReader(handle, delimiter=";")}
+            )
+    return _KREIS_NAMES
