@@ -28,6 +28,7 @@ def register_commands(app) -> None:
     app.cli.add_command(token_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(mail_group)
+    app.cli.add_command(remind_command)
 
 
 @click.command("load-reference")
@@ -212,3 +213,24 @@ def send_mail_command(limit: int) -> None:
             err=True,
         )
         raise SystemExit(1)
+
+
+@click.command("remind")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0, max=3650),
+    default=None,
+    help="Remind of waits of at least this many days (default: FITSTORE_WAIT_THRESHOLD_DAYS).",
+)
+@with_appcontext
+def remind_command(days: int | None) -> None:
+    """Remind whoever has to act of every reuse waiting at least --days days; safe to
+    run from cron: each wait is reminded once, a second run sends nothing new."""
+    from fitstore.services.transparency import default_threshold, send_reminders
+
+    threshold = default_threshold() if days is None else days
+    report = send_reminders(threshold)
+    click.echo(
+        f"Waits of at least {threshold} days: reminders sent: {report.sent},"
+        f" already reminded: {report.already}, without recipient: {report.without_recipient}"
+    )
