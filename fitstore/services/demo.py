@@ -190,6 +190,7 @@ def load_demo() -> DemoReport:
     _listings(report)
     _reuses(report)
     _costs(report)
+    _follows(report)
     return report
 
 
@@ -1748,3 +1749,34 @@ def _costs(report: DemoReport) -> None:
                 continue
             cost_data.record_usage(editor, listing.id, usage.year, cases)
             report.usage_figures_recorded += 1
+
+
+# --- demo follows ------------------------------------------------------------------------
+#
+# Two demo users follow something, so that the follow box, the follows page and the
+# notices can be tried out at once (users no test relies on for its own notices):
+# a viewer of Baden-Württemberg follows the Aufenthaltstitel in the FIT-Store inbox, and a
+# viewer of Thüringen follows the Land Brandenburg by e-mail.
+DEMO_FOLLOWS: tuple[tuple[str, tuple[str, str] | None, str | None, bool, bool], ...] = (
+    ("viewer-bw@demo.test", TITEL, None, True, False),
+    ("viewer-th@demo.test", None, "BB", False, True),
+)
+
+
+def _follows(report: DemoReport) -> None:
+    """Create the demo follows that are missing; one that exists (its channels perhaps
+    changed since) is left alone."""
+    from fitstore.services import follows as follow_service  # only the demo follows need it
+
+    story = _Story(report)
+    for email, listing_key, land_short, in_app, email_notice in DEMO_FOLLOWS:
+        user = story.users.get(email)
+        listing = story.listing(listing_key) if listing_key else None
+        land_ags = story.ags.get(land_short) if land_short else None
+        if user is None or (listing is None and land_ags is None):
+            continue
+        listing_id = listing.id if listing is not None else None
+        if follow_service.get_follow(user, listing_id, land_ags) is None:
+            follow_service.follow(
+                user, listing_id=listing_id, land_ags=land_ags, in_app=in_app, email=email_notice
+            )

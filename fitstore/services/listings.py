@@ -583,6 +583,19 @@ def publish_listing(actor, listing_id: int, expected_version: int | None = None)
         _("Veröffentlicht: %(title)s ist jetzt im Katalog.", title=listing.title),
         f"/leistungen/{listing.id}",
     )
+    from fitstore.services import follows  # here: follows -> transparency -> reuses -> listings
+
+    follows.notify_followers(
+        listing,
+        listing.provider_land_ags,
+        _(
+            "Neue EfA-Leistung von %(land)s: %(title)s",
+            land=listing.provider_land.name,
+            title=listing.title,
+        ),
+        f"/leistungen/{listing.id}",
+        exclude_user_id=actor.id,
+    )
     _commit()
     return listing
 
@@ -691,6 +704,19 @@ def accept_revision(actor, listing_id: int, expected_version: int | None = None)
             version=listing.published_version,
         ),
         f"/leistungen/{listing.id}/versionen",
+    )
+    from fitstore.services import follows  # here: follows -> transparency -> reuses -> listings
+
+    follows.notify_followers(
+        listing,
+        listing.provider_land_ags,
+        _(
+            "Neue Version: %(title)s (Version %(version)d)",
+            title=listing.title,
+            version=listing.published_version,
+        ),
+        f"/leistungen/{listing.id}",
+        exclude_user_id=actor.id,
     )
     _commit()
     return listing
@@ -829,6 +855,15 @@ def add_document(
             _fitko_users(),
             _("Neues Dokument zu %(title)s: %(document)s", title=listing.title, document=title),
             f"/leistungen/{listing.id}",
+        )
+        from fitstore.services import follows  # here: follows -> transparency -> reuses
+
+        follows.notify_followers(
+            listing,
+            listing.provider_land_ags,
+            _("Neues Dokument zu %(title)s: %(document)s", title=listing.title, document=title),
+            f"/leistungen/{listing.id}",
+            exclude_user_id=actor.id,
         )
     _commit()
     return document

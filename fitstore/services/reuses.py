@@ -28,7 +28,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 from flask_babel import gettext as _
@@ -398,6 +398,32 @@ def _move(
     if comment:
         message += " – " + comment
     notifications.notify(_parties(reuse, actor), message, _link(reuse))
+    _notify_followers(actor, reuse, source, target)
+
+
+def _notify_followers(actor, reuse: Reuse, source: ReuseStage | None, target: ReuseStage) -> None:
+    """Tell the followers of the listing, of the adopter and of the provider Land about
+    the new stage:
+    public facts only (never the comment, which may be private) and the public listing
+    page, not the reuse. Right after the parties' notices, so they get none twice."""
+    from fitstore.services import follows  # here: follows -> transparency -> reuses
+
+    names = {"listing": reuse.listing.title, "land": reuse.adopter_land.name}
+    if source is None:
+        message = _("%(listing)s – %(land)s: neu in „%(to)s“", to=stage_label(target), **names)
+    else:
+        message = _(
+            "%(listing)s – %(land)s: %(from)s → %(to)s",
+            **names,
+            **{"from": stage_label(source), "to": stage_label(target)},
+        )
+    follows.notify_followers(
+        reuse.listing,
+        (reuse.adopter_land_ags, reuse.listing.provider_land_ags),
+        message,
+        follows.listing_path(reuse.listing_id),
+        exclude_user_id=getattr(actor, "id", None),
+    )
 
 
 # --- interest ---------------------------------------------------------------------------
@@ -412,20 +438,23 @@ def _start_reuse(
     audit_action: str,
     already: str,
     audit_details: dict | None = None,
+    since: datetime | None = None,
     **fields: Any,
 ) -> Reuse:
     """Create the actor's Land's reuse of ``listing`` in ``stage`` with its first
-    transition and audit row (the caller commits). A second open reuse of the same Land
-    and listing is refused with ``already`` (409), also when a concurrent request
-    created it first (the partial unique index)."""
+    transition and audit row (the caller commits). ``since``: when the stage was in
+    fact reached, if earlier than now (the history and the time series date it so). A
+    second open reuse of the same Land and listing is refused with ``already`` (409),
+    also when a concurrent request created it first (the partial unique index)."""
     if open_reuse(listing.id, actor.land_ags) is not None:
         raise Conflict(already)
     now = utcnow()
+    reached = min(since, now) if since is not None else now
     reuse = Reuse(
         listing_id=listing.id,
         adopter_land_ags=actor.land_ags,
         stage=stage,
-        stage_since=now,
+        stage_since=reached,
         created_by_id=actor.id,
         created_at=now,
         updated_at=now,
@@ -443,7 +472,7 @@ def _start_reuse(
             from_stage=None,
             to_stage=stage,
             actor_id=actor.id,
-            occurred_at=now,
+            occurred_at=reached,
             comment=comment,
         )
     )
@@ -503,6 +532,7 @@ def express_interest(actor, listing_id: int, data: dict[str, Any]) -> Reuse:
         ),
         _link(reuse),
     )
+    _notify_followers(actor, reuse, None, ReuseStage.INTEREST)
     db.session.commit()
     return reuse
 
@@ -536,8 +566,11 @@ def record_own_use(actor, listing_id: int, live_since: Any = None) -> Reuse:
         audit_action="reuse.own_use_recorded",
         already=_("Die Eigennutzung ist bereits erfasst."),
         audit_details={"since": since.isoformat()},
+        # Live since the start of that day: the time series counts it from that month.
+        since=datetime.combine(since, time.min) if since < _today() else None,
         planned_start=since,
     )
+    _notify_followers(actor, reuse, None, ReuseStage.LIVE)
     db.session.commit()
     return reuse
 
@@ -1273,6 +1306,22 @@ def update_rollout(actor, reuse_id: int, codes: Any, status: Any, on: Any) -> in
                 land=reuse.adopter_land.name,
             ),
             _link(reuse) + "/einfuehrung",
+        )
+        from fitstore.services import follows  # here: follows -> transparency -> reuses
+
+        follows.notify_followers(
+            reuse.listing,
+            (reuse.adopter_land_ags, reuse.listing.provider_land_ags),
+            ngettext(
+                "%(listing)s: %(num)d Behörde in %(land)s live seit %(date)s.",
+                "%(listing)s: %(num)d Behörden in %(land)s live seit %(date)s.",
+                len(rows),
+                listing=reuse.listing.title,
+                land=reuse.adopter_land.name,
+                date=when.strftime("%d.%m.%Y"),
+            ),
+            follows.listing_path(reuse.listing_id),
+            exclude_user_id=actor.id,
         )
     db.session.commit()
     return len(rows)
