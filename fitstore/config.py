@@ -86,6 +86,9 @@ class DefaultConfig:
     # Transparency: a reuse waiting this many days for the same party is listed as a long
     # wait and reminded by ``fitstore remind`` (once per wait).
     WAIT_THRESHOLD_DAYS = 30
+    # Open data: the DCAT-AP.de contributor id (dcatde:contributorID) that GovData assigns
+    # to a publisher on registration; empty means fitstore's default for FITKO.
+    OPENDATA_CONTRIBUTOR_ID = ""
 
 
 def load_environment(config: dict) -> None:
