@@ -17,7 +17,14 @@ from werkzeug.exceptions import UnsupportedMediaType
 from fitstore.errors import DomainError, NotFound
 from fitstore.extensions import csrf
 from fitstore.permissions import Permission, policy
-from fitstore.schemas import AuthorityPageOut, AuthorityQuery, LandOut, MeOut, ProblemOut
+from fitstore.schemas import (
+    LAND_CODES,
+    AuthorityPageOut,
+    AuthorityQuery,
+    LandOut,
+    MeOut,
+    ProblemOut,
+)
 from fitstore.schemas.listings import INT32_MAX
 from fitstore.services import reference
 
@@ -49,6 +56,24 @@ def check_ids_and_body(id_args: Iterable[str], json_endpoints: set[str]) -> None
 
 
 UNAUTHORIZED = "Missing, invalid or revoked bearer token"
+
+# Path parameters several API modules share, documented with examples from the demo data
+# (listing 1 is Brandenburg's Aufenthaltstitel).
+LISTING_ID_PARAMETER = {
+    "in": "path",
+    "name": "listing_id",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+    "example": 1,
+}
+LAND_PARAMETER = {
+    "in": "path",
+    "name": "land_ags",
+    "required": True,
+    "description": "The Land: AGS (12), ISO code (DE-BB) or short code (BB)",
+    "schema": {"type": "string", "enum": list(LAND_CODES)},
+    "example": "12",
+}
 
 
 def etag_header(what: str) -> dict:

@@ -33,6 +33,8 @@ from marshmallow import EXCLUDE, RAISE
 from fitstore import costs
 from fitstore.blueprints.api import (
     BEARER,
+    LAND_PARAMETER,
+    LISTING_ID_PARAMETER,
     PREFIX,
     UNAUTHORIZED,
     ApiBlueprint,
@@ -45,7 +47,7 @@ from fitstore.errors import Invalid, NotFound
 from fitstore.extensions import csrf
 from fitstore.models import CostKey, CostPlanItem, FundingModel
 from fitstore.permissions import Permission, policy
-from fitstore.schemas import LAND_CODES, ApiQuery
+from fitstore.schemas import ApiQuery
 from fitstore.schemas.costs import (
     EXACT_CENTS_PLACES,
     PERCENT_PLACES,
@@ -82,13 +84,7 @@ STATEMENT = "/lands/<land_ags>/statements/<int:year>"
 
 # Path parameters, documented with examples that point at the demo data (Aufenthaltstitel,
 # listing 1 of Brandenburg, has a cost plan for 2026).
-LISTING_ID = {
-    "in": "path",
-    "name": "listing_id",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
-    "example": 1,
-}
+LISTING_ID = LISTING_ID_PARAMETER
 YEAR = {
     "in": "path",
     "name": "year",
@@ -104,14 +100,7 @@ ITEM_ID = {
     "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
     "example": 1,
 }
-LAND = {
-    "in": "path",
-    "name": "land_ags",
-    "required": True,
-    "description": "The Land: AGS (06), ISO code (DE-HE) or short code (HE)",
-    "schema": {"type": "string", "enum": list(LAND_CODES)},
-    "example": "12",
-}
+LAND = LAND_PARAMETER
 LISTING_YEAR = [LISTING_ID, YEAR]
 ETAG = etag_header("The item's version")
 LOCATION = location_header("item")
