@@ -54,6 +54,7 @@ SAMPLE_ARGS = {
     "year": 2026,
     "item_id": 1,
     "land_ags": "12",
+    "follow_id": 1,
 }
 ROLES = {
     "anonymous": None,
@@ -102,6 +103,7 @@ ADMITS = {
     Permission.MANAGE_COST_PLAN: {"editor"},
     Permission.VIEW_COST_SPLIT: {"viewer", "editor", "fitko", "admin"},
     Permission.VIEW_COST_STATEMENT: {"viewer", "editor", "fitko", "admin"},
+    Permission.VIEW_LEAD_TIMES: {"viewer", "editor", "fitko", "admin"},
 }
 # Permissions that depend on which side of an object the caller's Land is on: an
 # editor of the sample Land may be refused (403) though the role is admitted.
@@ -708,6 +710,7 @@ POST_SAMPLES = {
     "year": 2027,
     "item_id": 1,
     "land_ags": "12",
+    "follow_id": 1,
 }
 
 
