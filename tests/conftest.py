@@ -254,12 +254,13 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser and threaded tests run against SQLite only; row-lock tests need PostgreSQL.
+    """Browser and threaded tests run against SQLite only, and so do tests that touch no
+    database (a second run would prove nothing); row-lock tests need PostgreSQL.
 
     Each run deselects (not skips) what belongs to the other run, and
     scripts/test.sh runs both, so nothing is silently left out.
     """
-    unwanted = ("browser", "threaded") if PG_URL else ("postgres_only",)
+    unwanted = ("browser", "threaded", "database_free") if PG_URL else ("postgres_only",)
     keep, drop = [], []
     for item in items:
         (drop if any(item.get_closest_marker(m) for m in unwanted) else keep).append(item)

@@ -29,6 +29,9 @@ from fitstore.costs import (
     to_decimal,
 )
 
+# The engine is pure Python: the PostgreSQL run would repeat the same computation.
+pytestmark = pytest.mark.database_free
+
 # Königsteiner Schlüssel 2017 (fitstore/data/laender.csv), percent.
 KOENIGSTEIN_2017 = {
     "01": D("3.39074"),
