@@ -116,8 +116,10 @@ def test_database(database_template, shared_database_path, shared_app):
 
 
 @contextmanager
-def rolled_back(app):
-    """PostgreSQL: bind every session of ``app`` to one connection whose transaction is undone."""
+def rolled_back(app, dispose: bool = True):
+    """PostgreSQL: bind every session of ``app`` to one connection whose transaction is
+    undone. ``dispose=False`` keeps the connection pooled for the next test (the shared
+    app: reconnecting for every test cost a connection set-up each time)."""
     if not PG_URL:
         yield
         return
@@ -135,7 +137,8 @@ def rolled_back(app):
         transaction.rollback()
         connection.close()
         engines[None] = engine
-        engine.dispose()
+        if dispose:
+            engine.dispose()
 
 
 @pytest.fixture
@@ -165,7 +168,7 @@ def app(shared_app, test_database):
 
     config = dict(shared_app.config)
     limiter.reset()
-    with rolled_back(shared_app):
+    with rolled_back(shared_app, dispose=False):
         yield shared_app
     with shared_app.app_context():
         db.session.remove()
