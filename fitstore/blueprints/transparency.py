@@ -24,12 +24,11 @@ from flask import Blueprint, render_template, request, url_for
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
 from fitstore.errors import NotFound
 from fitstore.models import Listing, ReuseStage
 from fitstore.permissions import Permission, policy
-from fitstore.services import follows, reference, reuses, transparency
+from fitstore.services import reference, reuses, transparency
 
 bp = Blueprint("transparency", __name__)
 
@@ -426,9 +425,6 @@ def land(land_ags: str):
         Column("behoerden", _l("Live Behörden"), lambda r: r.live_authorities, True),
     ]
     kreis_table = sorted_table(rows, columns, "kreis", lambda r: r.name, link, "kreise")
-    follow = None
-    if current_user.is_authenticated:
-        follow = follows.get_follow(current_user, land_ags=data.land.ags)
     return render_template(
         "transparency/land.html",
         data=data,
@@ -439,7 +435,6 @@ def land(land_ags: str):
         the_map=the_map,
         kreis_table=kreis_table,
         stage_label=reuses.stage_label,
-        follow=follow,
     )
 
 
