@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-app demo run test lint format translations vendor clean
+.PHONY: install install-app demo run test lint format translations vendor clean bench multinode fuzz backup-verify
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,24 @@ run: install-app
 
 test: install
 	scripts/test.sh
+
+# Load benchmark: gunicorn (2 workers) on PostgreSQL with the national data set, driven
+# by wrk at 16 connections per scenario, against a trivial Flask baseline (bench/run.py).
+bench: install
+	$(BIN)/python bench/run.py
+
+# Two app nodes on one PostgreSQL and one Redis: shared sessions, logout, rate limits,
+# concurrent countersigning, the audit chain, and a PostgreSQL restart under load.
+multinode: install
+	$(BIN)/python bench/multinode.py
+
+# A longer schemathesis run than the bounded one in `make test`.
+fuzz: install
+	FITSTORE_FUZZ_EXAMPLES=300 $(BIN)/pytest -q -p no:cacheprovider tests/functional/test_api_fuzz.py
+
+# pg_dump a populated database, pg_restore it into a fresh one, run `audit verify` there.
+backup-verify: install
+	scripts/backup-verify.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -42,9 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Behind TLS-terminating proxies: the real client address (rate limits) and scheme (HSTS).
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    from fitstore.request_log import configure_logging
+
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
+    configure_logging(app)
 
     from fitstore.errors import register_error_handlers
 

@@ -22,6 +22,8 @@ class DefaultConfig:
     DEBUG = False
     TESTING = False
 
+    # pool_pre_ping: a connection that died (database restart, failover) is replaced on
+    # checkout instead of failing the request.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
@@ -53,6 +55,12 @@ class DefaultConfig:
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host).
     PROXY_COUNT = 0
     FEEDBACK_LIMIT = "10 per hour"
+
+    # Logs go to stderr: "json" (one object per line, for log shippers) or "text".
+    LOG_FORMAT = "json"
+    LOG_LEVEL = "INFO"
+    # One line per request (method, path, status, duration, request id, user id).
+    LOG_REQUESTS = True
 
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"

@@ -75,7 +75,11 @@ TITLES = {
     428: _l("Vorbedingung erforderlich"),
     429: _l("Zu viele Anfragen"),
     500: _l("Interner Fehler"),
+    503: _l("Vorübergehend nicht verfügbar"),
 }
+
+# Seconds a client should wait before retrying after the database was unreachable.
+RETRY_AFTER_UNAVAILABLE = "5"
 
 
 def wants_json() -> bool:
@@ -165,23 +169,60 @@ def register_error_handlers(app: Flask) -> None:
                 headers["Retry-After"] = retry_after
         return _respond(status, detail, _webargs_messages(error), headers)
 
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def handle_database_unavailable(error: Exception):
+        # The database went away (restart, failover, network) or the pool is exhausted:
+        # the request changed nothing (its transaction is rolled back), so the client may
+        # simply retry. The pool's pre-ping replaces dead connections on the next checkout.
+        log.warning(
+            "database unavailable (request id %s): %s",
+            getattr(g, "request_id", "-"),
+            str(error).splitlines()[0] if str(error) else type(error).__name__,
+        )
+        _rollback_quietly()
+        _forget_user_loading()
+        headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE}
+        detail = _(
+            "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es in "
+            "wenigen Sekunden erneut."
+        )
+        try:
+            return _respond(503, detail, None, headers)
+        except Exception:  # noqa: BLE001  the page itself may need the database
+            log.exception("rendering the 503 page failed")
+            body = "503 – Vorübergehend nicht verfügbar / Temporarily unavailable"
+            return body, 503, {"Content-Type": "text/plain; charset=utf-8", **headers}
+
+    for database_error in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(database_error, handle_database_unavailable)
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("Unhandled error (request id %s)", getattr(g, "request_id", "-"))
-        from flask_login import AnonymousUserMixin
-
-        from fitstore.extensions import db
-
-        try:
-            db.session.rollback()
-        except Exception:  # noqa: BLE001  the database may be what failed
-            log.exception("rollback after an unhandled error failed")
-        if "_login_user" not in g:
-            # The error may come from loading the user; the page must not try again.
-            g._login_user = AnonymousUserMixin()
+        _rollback_quietly()
+        _forget_user_loading()
         try:
             return _respond(500, _("Ein unerwarteter Fehler ist aufgetreten."))
         except Exception:  # noqa: BLE001  last resort: a plain page that cannot fail
             log.exception("rendering the error page failed")
             body = f"500 – Interner Fehler / Internal error. Vorgangsnummer / request id: {g.get('request_id', '-')}"
             return body, 500, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _rollback_quietly() -> None:
+    from fitstore.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  the database may be what failed
+        log.exception("rollback after an error failed")
+
+
+def _forget_user_loading() -> None:
+    from flask_login import AnonymousUserMixin
+
+    if "_login_user" not in g:
+        # The error may come from loading the user; the page must not try again.
+        g._login_user = AnonymousUserMixin()

@@ -1,0 +1,79 @@
+"""Operations: one structured log line per request, and a clean 503 when the database is gone."""
+
+import json
+
+import pytest
+
+from fitstore import create_app
+from tests.conftest import BASE_CONFIG
+
+
+def _request_lines(text: str) -> list[dict]:
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [line for line in lines if line["logger"] == "fitstore.request"]
+
+
+def test_every_request_is_one_json_line_with_its_request_id_and_no_secrets(
+    client, login_as, capsys
+):
+    login_as("editor-bb@demo.test")
+    capsys.readouterr()
+    response = client.get(
+        "/katalog?q=geheimer+suchbegriff",
+        headers={"X-Request-ID": "trace-12345678", "Authorization": "Bearer not-a-token"},
+    )
+    assert response.status_code == 200
+    (line,) = _request_lines(capsys.readouterr().err)
+    assert line["request_id"] == "trace-12345678" == response.headers["X-Request-ID"]
+    assert line["method"] == "GET"
+    assert line["path"] == "/katalog"
+    assert line["status"] == 200
+    assert line["duration_ms"] >= 0
+    assert isinstance(line["user_id"], int)
+    text = json.dumps(line)
+    for secret in ("geheimer", "Bearer", "not-a-token", "fitstore_session"):
+        assert secret not in text
+
+
+def test_failed_login_is_logged_without_the_password(client, capsys):
+    capsys.readouterr()
+    client.post("/anmelden", data={"email": "editor-bb@demo.test", "password": "wrong-Passw0rd!"})
+    err = capsys.readouterr().err
+    assert _request_lines(err)[0]["path"] == "/anmelden"
+    assert "wrong-Passw0rd!" not in err
+
+
+@pytest.fixture
+def app_without_database(tmp_path):
+    # A database file in a directory that does not exist: every connection attempt fails,
+    # as when PostgreSQL is restarting.
+    uri = f"sqlite:///{tmp_path / 'missing' / 'fitstore.sqlite'}"
+    return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})
+
+
+def test_pages_answer_503_with_retry_after_when_the_database_is_unreachable(
+    app_without_database,
+):
+    client = app_without_database.test_client()
+    response = client.get("/katalog")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    page = response.get_data(as_text=True)
+    assert "vorübergehend nicht erreichbar" in page
+    assert "Traceback" not in page and "sqlite" not in page.lower()
+
+
+def test_api_answers_a_503_problem_when_the_database_is_unreachable(app_without_database):
+    client = app_without_database.test_client()
+    response = client.get("/api/v1/dashboard")
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 503 and body["request_id"] == response.headers["X-Request-ID"]
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_readiness_fails_and_liveness_holds_without_the_database(app_without_database):
+    client = app_without_database.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 503
