@@ -39,6 +39,7 @@ test: install
 # Load benchmark: gunicorn (2 workers) on PostgreSQL with the national data set, driven
 # by wrk at 16 connections per scenario, against a trivial Flask baseline (bench/run.py).
 bench: install
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/run.py
 
 # Two app nodes on one PostgreSQL and one Redis: shared sessions, logout, rate limits,

@@ -105,7 +105,8 @@ def _register_request_logging(app: Flask) -> None:
             "path": request.path,
             "status": response.status_code,
             "duration_ms": duration_ms,
-            "bytes": response.calculate_content_length(),
+            # The declared length only: computing it would consume a streamed body.
+            "bytes": response.content_length,
             "remote_addr": request.remote_addr,
             "user_id": user.id if getattr(user, "is_authenticated", False) else None,
         }
