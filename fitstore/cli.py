@@ -24,6 +24,7 @@ def main() -> None:
 def register_commands(app) -> None:
     app.cli.add_command(load_reference_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(generate_command)
     app.cli.add_command(user_group)
     app.cli.add_command(token_group)
     app.cli.add_command(audit_group)
@@ -67,6 +68,42 @@ def demo_command() -> None:
     )
     for note in report.notes:
         click.echo(note)
+
+
+@click.command("generate")
+@click.option(
+    "--scale",
+    type=click.Choice(["small", "national"]),
+    required=True,
+    help="small: about 60 listings and 35,000 rollouts; national: about 600 listings and"
+    " 1.5 million rollouts.",
+)
+@click.option("--seed", type=int, required=True, help="The same seed gives the same data.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the generated history reaches (YYYY-MM-DD; default: today).",
+)
+@with_appcontext
+def generate_command(scale: str, seed: int, as_of) -> None:
+    """Load the demo and add a synthetic national data set on the real reference data
+    (never in production; once per database)."""
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("Refusing to generate data: FITSTORE_ENV is 'production'.")
+    from fitstore.models.base import utcnow
+    from fitstore.services.generate import GenerateRefused, generate
+
+    day = as_of.date() if as_of is not None else utcnow().date()
+    try:
+        report = generate(scale, seed, day, progress=click.echo)
+    except GenerateRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Generated scale {scale}, seed {seed}, as of {day.isoformat()}:")
+    for table, count in report.rows.items():
+        click.echo(f"  {table:<22} {count:>10,}")
+    click.echo(f"  {'total':<22} {sum(report.rows.values()):>10,} rows in {report.seconds:.1f} s")
 
 
 @click.group("user")
