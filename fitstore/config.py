@@ -71,7 +71,6 @@ class DefaultConfig:
     OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
-    API_PAGE_SIZE_MAX = 100
 
     # Operator details for the Impressum (shown as configured).
     OPERATOR_NAME = "FITKO (Föderale IT-Kooperation)"
@@ -107,6 +106,11 @@ def load_environment(config: dict) -> None:
     env_config.from_prefixed_env(prefix=ENV_PREFIX)
     if "DATABASE_URL" in env_config:
         env_config["SQLALCHEMY_DATABASE_URI"] = env_config.pop("DATABASE_URL")
+    for key, value in env_config.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            # A dict setting amends the default (FITSTORE_SQLALCHEMY_ENGINE_OPTIONS='{"pool_size": 5}'
+            # keeps pool_pre_ping) instead of silently dropping what it does not name.
+            env_config[key] = {**config[key], **value}
     config.update(env_config)
 
 

@@ -169,15 +169,19 @@ def register_error_handlers(app: Flask) -> None:
                 headers["Retry-After"] = retry_after
         return _respond(status, detail, _webargs_messages(error), headers)
 
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
     from sqlalchemy.exc import InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    def handle_database_unavailable(error: Exception):
-        # The database went away (restart, failover, network) or the pool is exhausted:
-        # the request changed nothing (its transaction is rolled back), so the client may
-        # simply retry. The pool's pre-ping replaces dead connections on the next checkout.
+    def handle_service_unavailable(error: Exception):
+        # The database went away (restart, failover, network), the pool is exhausted, or
+        # Redis (the shared login limits) cannot be reached: the request changed nothing
+        # (its transaction is rolled back), so the client may simply retry. The pool's
+        # pre-ping replaces dead connections on the next checkout. Logins fail closed.
         log.warning(
-            "database unavailable (request id %s): %s",
+            "%s unavailable (request id %s): %s",
+            "redis" if isinstance(error, RedisConnectionError | RedisTimeout) else "database",
             getattr(g, "request_id", "-"),
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
@@ -195,8 +199,14 @@ def register_error_handlers(app: Flask) -> None:
             body = "503 – Vorübergehend nicht verfügbar / Temporarily unavailable"
             return body, 503, {"Content-Type": "text/plain; charset=utf-8", **headers}
 
-    for database_error in (OperationalError, InterfaceError, PoolTimeout):
-        app.register_error_handler(database_error, handle_database_unavailable)
+    for unavailable in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+        RedisConnectionError,
+        RedisTimeout,
+    ):
+        app.register_error_handler(unavailable, handle_service_unavailable)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -107,7 +107,8 @@ def load_session_user(user_id: str, session_id: str | None) -> User | None:
         return None
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
-    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    # Flask converts a lifetime given in seconds (e.g. from the environment) to a timedelta.
+    lifetime = current_app.permanent_session_lifetime
     if now - record.last_seen_at > idle or now - record.created_at > lifetime:
         return None
     user = record.user

@@ -77,3 +77,30 @@ def test_readiness_fails_and_liveness_holds_without_the_database(app_without_dat
     client = app_without_database.test_client()
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 503
+
+
+def test_login_fails_closed_with_503_when_redis_is_unreachable(app_factory):
+    # The shared login limits live in Redis; without them a login must not go unlimited.
+    app = app_factory(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    response = client.post(
+        "/anmelden", data={"email": "editor-bb@demo.test", "password": "fitstore-demo"}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "vorübergehend nicht erreichbar" in response.get_data(as_text=True)
+    assert client.get("/katalog").status_code == 200
+
+
+def test_engine_options_from_the_environment_amend_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("FITSTORE_SQLALCHEMY_ENGINE_OPTIONS", '{"pool_size": 3}')
+    monkeypatch.setenv("FITSTORE_PERMANENT_SESSION_LIFETIME", "28800")
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 3}
+    assert app.permanent_session_lifetime.total_seconds() == 28800
+
+
+def test_a_session_lifetime_in_seconds_keeps_signed_in_pages_working(app, client, login_as):
+    app.config["PERMANENT_SESSION_LIFETIME"] = 28800  # as it arrives from the environment
+    login_as("editor-bb@demo.test")
+    assert client.get("/mein-land").status_code == 200
