@@ -106,6 +106,22 @@ def _init_extensions(app: Flask) -> None:
     from fitstore.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def close_database_session(_error):
+        # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order). Its
+        # ROLLBACK on a connection the server already dropped (restart, failover) must not
+        # escape and turn a finished request, perhaps a committed one, into a bare 500.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            db.session.remove()
+        except SQLAlchemyError:
+            logging.getLogger(__name__).warning(
+                "closing the database session failed", exc_info=True
+            )
+            db.session.registry.clear()
+
     migrate.init_app(
         app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True
     )

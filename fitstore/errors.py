@@ -186,8 +186,12 @@ def register_error_handlers(app: Flask) -> None:
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
         _rollback_quietly()
-        _forget_user_loading()
-        headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE}
+        # The rollback expired the user loaded for this request; reading it again (headers,
+        # the request log, the page) would go to the database that just failed.
+        from flask_login import AnonymousUserMixin
+
+        g._login_user = AnonymousUserMixin()
+        headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE, "Cache-Control": "no-store"}
         detail = _(
             "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es in "
             "wenigen Sekunden erneut."

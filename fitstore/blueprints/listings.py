@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from fitstore.blueprints._helpers import apply_errors, page_arg, safe_next
 from fitstore.blueprints.dashboards import listing_stage_map
 from fitstore.errors import Conflict, DomainError, Invalid, PreconditionFailed, error_page
+from fitstore.extensions import db
 from fitstore.forms import ConfirmForm
 from fitstore.forms.listings import (
     REIFEGRAD_LABELS,
@@ -139,6 +140,7 @@ def _unread_notifications() -> int | None:
         except SQLAlchemyError:
             # The badge must never turn an error page (e.g. database down) into a crash.
             log.warning("unread notification count unavailable", exc_info=True)
+            db.session.rollback()  # the page's next query must not meet a failed transaction
             g.unread_notifications = None
     return g.unread_notifications
 
