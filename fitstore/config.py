@@ -24,7 +24,9 @@ class DefaultConfig:
 
     # pool_pre_ping: a connection that died (database restart, failover) is replaced on
     # checkout instead of failing the request.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: errors (and so logged tracebacks) never show the values of a query,
+    # which may be e-mail addresses, search text or hashes.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
     SESSION_COOKIE_NAME = "fitstore_session"

@@ -175,6 +175,10 @@ def register_error_handlers(app: Flask) -> None:
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     def handle_service_unavailable(error: Exception):
+        if isinstance(error, OperationalError) and not _is_outage(error):
+            # A deadlock, a statement timeout or a missing table is a fault, not an outage:
+            # it is answered 500 and logged with its traceback.
+            return handle_unexpected(error)
         # The database went away (restart, failover, network), the pool is exhausted, or
         # Redis (the shared login limits) cannot be reached: the request changed nothing
         # (its transaction is rolled back), so the client may simply retry. The pool's
@@ -240,3 +244,23 @@ def _forget_user_loading() -> None:
     if "_login_user" not in g:
         # The error may come from loading the user; the page must not try again.
         g._login_user = AnonymousUserMixin()
+
+
+# SQLSTATEs of a server that is shutting down, restarting or refusing connections
+# (class 08: connection exceptions; 57P01-57P03: admin/crash shutdown, cannot connect now;
+# 53300: too many connections).
+_OUTAGE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+# SQLite's equivalents: the file cannot be opened, or another writer holds it too long.
+_SQLITE_OUTAGES = ("unable to open database file", "database is locked", "disk i/o error")
+
+
+def _is_outage(error) -> bool:
+    """Whether an OperationalError means the database is unreachable (retry later)."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if original is not None and type(original).__module__.startswith("psycopg"):
+        # No SQLSTATE: the client could not reach the server at all.
+        return sqlstate is None or sqlstate.startswith("08") or sqlstate in _OUTAGE_SQLSTATES
+    return str(original or error).strip().lower() in _SQLITE_OUTAGES

@@ -61,6 +61,7 @@ from fitstore.models import (
     UsageFigure,
     User,
 )
+from fitstore.models.base import utcnow
 from fitstore.services import audit, listings
 from fitstore.services.reuses import DEFAULT_LEGAL_BASIS
 from fitstore.services.system import SystemActor
@@ -999,7 +1000,10 @@ class _Generator:
             self._onboarding(reuse, connecting, effective, writer)
         if reuse.coverage:
             start = effective if effective is not None else first.at.date()
-            last = self._rollouts(reuse, start, writer)
+            # Rollout moves are recorded after the countersignature (or the own use's start).
+            contracted = reuse.reached("contracted") if effective is not None else None
+            not_before = contracted.at if contracted is not None else first.at
+            last = self._rollouts(reuse, start, not_before, writer)
             if last is not None:
                 updated = max(updated, last)
         row["updated_at"] = updated
@@ -1086,7 +1090,9 @@ class _Generator:
                 },
             )
 
-    def _rollouts(self, reuse: _Reuse, start: date, writer: _Writer) -> datetime | None:
+    def _rollouts(
+        self, reuse: _Reuse, start: date, not_before: datetime, writer: _Writer
+    ) -> datetime | None:
         """The rollout to the Land's authorities in a few waves, each planned, then
         connecting, then live (live only once the reuse is live). Returns the last
         recorded moment."""
@@ -1121,7 +1127,15 @@ class _Generator:
                     earliest = max(connecting, live_from)
                     if earliest <= end:
                         moves.append(("live", self._day_between(earliest, end)))
-            recorded = [self._at_work(on) for _status, on in moves]
+            recorded = []
+            floor = not_before
+            for move, on in moves:
+                if move == "live" and live_step is not None:
+                    floor = max(floor, live_step.at)  # an authority goes live after its Land
+                # Same-day steps keep their order: each is recorded after the one it follows.
+                moment = max(self._at_work(on), floor + timedelta(minutes=1))
+                recorded.append(moment)
+                floor = moment
             status, status_on = moves[-1]
             live_on = status_on if status == "live" else None
             for index in members:
@@ -1449,6 +1463,9 @@ def generate(
         )
     if as_of <= HISTORY_START + timedelta(days=365):
         raise GenerateRefused(f"The as-of date must lie after {HISTORY_START.year + 1}.")
+    if as_of > utcnow().date():
+        # The app refuses dates in the future ("nicht in der Zukunft"); so does the generator.
+        raise GenerateRefused("The as-of date must not lie in the future.")
     started = clock.monotonic()
     report = GenerateReport(scale, seed, as_of)
     progress("Loading reference and demo data …")

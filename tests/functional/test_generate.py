@@ -161,6 +161,20 @@ def test_generated_data_set_is_consistent_and_served(app):
             if status == RolloutStatus.LIVE:
                 assert reuse_id in went_live
 
+        # Each authority's go-live is recorded after its Land's reuse went live.
+        land_live_at = {
+            reuse_id: max(m.occurred_at for m in moves if m.to_stage == "live")
+            for reuse_id, moves in history.items()
+            if reuse_id in went_live
+        }
+        for reuse_id, recorded_at in db.session.execute(
+            select(Rollout.reuse_id, func.min(RolloutEvent.recorded_at))
+            .join(RolloutEvent, RolloutEvent.rollout_id == Rollout.id)
+            .where(Rollout.reuse_id.in_(reuses), RolloutEvent.to_status == RolloutStatus.LIVE)
+            .group_by(Rollout.reuse_id)
+        ):
+            assert recorded_at > land_live_at[reuse_id]
+
         # The cost split of a generated listing can be computed.
         splits = cost_sharing.year_splits(2026, ids)
         computable = [split for split in splits.values() if split.split is not None]
@@ -215,7 +229,7 @@ def test_generate_refuses_production(app_factory):
         assert generated_listing_ids() == []
 
 
-@pytest.mark.parametrize("as_of", ["2020-06-01", "30.06.2026"])
+@pytest.mark.parametrize("as_of", ["2020-06-01", "30.06.2026", "2999-01-01"])
 def test_generate_refuses_an_unusable_as_of_date(app, as_of):
     result = app.test_cli_runner().invoke(
         args=["generate", "--scale", "small", "--seed", "1", "--as-of", as_of]
