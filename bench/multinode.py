@@ -50,7 +50,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
-REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_URL = os.environ.get("MULTINODE_REDIS_URL", "redis://127.0.0.1:6379/6")
+# This run's own rate-limit keys: a shared Redis keeps other users' keys untouched, and two
+# runs at once do not count each other's attempts.
+KEY_PREFIX = f"fitstore-multinode-{os.getpid()}"
 # The public name the simulated load balancer announces to both nodes (X-Forwarded-Host).
 SITE = "fitstore.test"
 ORIGIN = f"https://{SITE}"
@@ -185,6 +188,7 @@ def app_env(database_url: str, secret_key: str, env: str = "production") -> dict
         FITSTORE_DATABASE_URL=database_url,
         FITSTORE_SECRET_KEY=secret_key,
         FITSTORE_RATELIMIT_STORAGE_URI=REDIS_URL,
+        FITSTORE_RATELIMIT_KEY_PREFIX=KEY_PREFIX,
         FITSTORE_LOGIN_LIMIT_PER_ACCOUNT=LOGIN_LIMIT_PER_ACCOUNT,
         # One trusted proxy: the load balancer this script plays.
         FITSTORE_PROXY_COUNT="1",
@@ -985,6 +989,12 @@ def summary(outcomes: list[Outcome]) -> None:
             say(f"{'':<2} {'':<{width}}  {'':<6}  {line}")
 
 
+def forget_keys(store) -> None:
+    """Delete this run's rate-limit keys (and nothing else) from the shared Redis."""
+    for key in store.scan_iter(match=f"*{KEY_PREFIX}*", count=500):
+        store.delete(key)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per node")
@@ -1002,7 +1012,7 @@ def main() -> int:
     outcomes: list[Outcome] = []
     try:
         store.ping()
-        store.flushdb()
+        forget_keys(store)
         pg = TempPostgres(workdir)
         say(f"PostgreSQL {pg.bin.parent.name}: temporary server on 127.0.0.1:{pg.port} ({workdir})")
         pg.create()
@@ -1065,7 +1075,7 @@ def main() -> int:
                 shutil.copy(log, target / log.name)
         shutil.rmtree(workdir, ignore_errors=True)
         with contextlib.suppress(redis.RedisError):
-            store.flushdb()
+            forget_keys(store)
     return 0 if all(o.passed for o in outcomes) else 1
 
 
