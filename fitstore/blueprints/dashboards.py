@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -34,7 +34,7 @@ from fitstore.models import (
 )
 from fitstore.models.base import utcnow
 from fitstore.permissions import Permission, policy
-from fitstore.services import reference, reuses
+from fitstore.services import listings, reference, reuses
 
 bp = Blueprint("dashboards", __name__)
 
@@ -183,27 +183,64 @@ def open_cost_key_votes(land_ags: str) -> list[tuple[CostKeyDecision, Alliance]]
     return [(decision, alliance) for decision, alliance in rows]
 
 
+# "Mein Land" pages its three lists separately; a link to another page of one list keeps
+# the pages of the others.
+WAITING_PAGE, REUSED_PAGE, PROVIDED_PAGE = "seite_wartet", "seite_nachnutzen", "seite_bereitstellen"
+
+
+def _page_number(name: str) -> int:
+    value = request.args.get(name, "1")
+    # isascii(): "²".isdigit() is true, but int("²") fails.
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
 @bp.get("/mein-land")
 @policy(Permission.VIEW_LAND_DASHBOARD)
 def land():
-    data = reuses.land_dashboard(current_user)
+    pages = {name: _page_number(name) for name in (WAITING_PAGE, REUSED_PAGE, PROVIDED_PAGE)}
+    data = reuses.land_dashboard(
+        current_user,
+        waiting_page=pages[WAITING_PAGE],
+        reused_page=pages[REUSED_PAGE],
+        provided_page=pages[PROVIDED_PAGE],
+    )
     names = {area.ags: area.name for area in reference.germany_map().areas}
     stages = _stage_order()
+
+    def pager_url(name: str, number: int, anchor: str) -> str:
+        wanted = {**pages, name: number}
+        return url_for(
+            "dashboards.land",
+            **{key: value for key, value in wanted.items() if value > 1},
+            _anchor=anchor,
+        )
+
+    # Each row names a stage and a status; translate each label once per page, not per row.
+    stage_labels = {stage: reuses.stage_label(stage) for stage in ReuseStage}
+    status_labels = {status: listings.status_label(status) for status in ListingStatus}
     return render_template(
         "dashboards/land.html",
         land_name=names.get(current_user.land_ags, current_user.land_ags),
         provided=[
-            (listing, data["provided_counts"].get(listing.id, {})) for listing in data["provided"]
+            (listing, data["provided_counts"].get(listing.id, {}))
+            for listing in data["provided"].items
         ],
+        provided_page=data["provided"],
         stages=stages,
-        stage_label=reuses.stage_label,
+        stage_label=lambda stage: stage_labels[ReuseStage(stage)],
+        status_label=lambda status: status_labels[ListingStatus(status)],
         reused=data["reused"],
         progress=data["progress"],
-        todos=[_todo(reuse, side) for reuse, side in data["waiting"]],
+        waiting=data["waiting"],
+        todos=[_todo(reuse, side) for reuse, side in data["waiting"].items],
         join_requests=data["join_requests"],
         votes=open_cost_key_votes(current_user.land_ags),
         reuse_path=reuse_path,
         alliance_path=alliance_path,
+        pager_url=pager_url,
+        waiting_param=WAITING_PAGE,
+        reused_param=REUSED_PAGE,
+        provided_param=PROVIDED_PAGE,
     )
 
 

@@ -21,14 +21,15 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
-from flask_babel import format_date, ngettext
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from fitstore.errors import NotFound
 from fitstore.models import Listing, ReuseStage
 from fitstore.permissions import Permission, policy
-from fitstore.services import reference, reuses, transparency
+from fitstore.services import public_cache, reference, reuses, transparency
 
 bp = Blueprint("transparency", __name__)
 
@@ -313,6 +314,23 @@ def _figures_of(overview: transparency.Overview, listing: Listing):
 def dashboard():
     listing = listing_arg()
     layer = layer_arg()
+    # The content is public and the same for everybody who asks for this view; only the
+    # page around it (header, language form with its CSRF token) is the visitor's own.
+    key = (
+        "dashboard",
+        str(get_locale()),
+        listing.id if listing else None,
+        layer,
+        request.args.get("sortierung", ""),
+        request.args.get("richtung", ""),
+    )
+    content = public_cache.cached(
+        key, lambda: _dashboard_content(listing, layer), store=public_cache.PAGES
+    )
+    return render_template("transparency/dashboard.html", listing=listing, content=content)
+
+
+def _dashboard_content(listing: Listing | None, layer: str) -> Markup:
     overview = transparency.overview()
     names = land_names()
 
@@ -385,19 +403,22 @@ def dashboard():
         listing_table = sorted_table(
             overview.listings, columns, "leistung", lambda f: f.listing.title, link, "leistungen"
         )
-    return render_template(
-        "transparency/dashboard.html",
-        listing=listing,
-        figures=_figures_of(overview, listing) if listing else None,
-        overview=overview,
-        layer=layer,
-        layers=LAYERS,
-        the_map=the_map,
-        land_table=land_table,
-        kreis_table=kreis_table,
-        listing_table=listing_table,
-        land_names=names,
-        land_paths={ags: url_for("transparency.land", land_ags=ags) for ags in names},
+    # An autoescaped template's output: already HTML, safe to place as it is.
+    return Markup(  # noqa: S704
+        render_template(
+            "transparency/_dashboard_content.html",
+            listing=listing,
+            figures=_figures_of(overview, listing) if listing else None,
+            overview=overview,
+            layer=layer,
+            layers=LAYERS,
+            the_map=the_map,
+            land_table=land_table,
+            kreis_table=kreis_table,
+            listing_table=listing_table,
+            land_names=names,
+            land_paths={ags: url_for("transparency.land", land_ags=ags) for ags in names},
+        )
     )
 
 

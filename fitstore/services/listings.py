@@ -20,7 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select, text
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -958,6 +959,20 @@ def _visible(actor, query: Select) -> Select:
     )
 
 
+def _matching_ids(condition) -> list[int]:
+    """Ids of the listings whose search document matches (PostgreSQL).
+
+    The planner prices parsing a document (``to_tsvector``) far below its real cost and,
+    for common prefixes, parses every listing instead of reading the GIN index: 30 ms
+    instead of 0.5 ms with the national data set. Sequential scans are ruled out for this
+    one statement only."""
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        return list(db.session.scalars(select(Listing.id).where(condition)))
+    finally:
+        db.session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+
+
 def _text_filter(query: Select, q: str, dialect: str):
     terms = stems_of(q)
     if not terms:
@@ -973,7 +988,10 @@ def _text_filter(query: Select, q: str, dialect: str):
         weighted = func.setweight(
             func.to_tsvector("german", Listing.title), literal_column("'A'")
         ).op("||")(vector)
-        return query.where(vector.op("@@")(tsquery)), func.ts_rank(weighted, tsquery)
+        # Match once, then filter by id: the catalogue asks for the count, the page and
+        # four facets of the same matches.
+        matching = _matching_ids(vector.op("@@")(tsquery))
+        return query.where(Listing.id.in_(matching)), func.ts_rank(weighted, tsquery)
     conditions = []
     rank = literal(0)
     for term in terms:
@@ -1005,10 +1023,10 @@ def _catalogue_base(actor, params: CatalogueQuery):
     return _text_filter(_visible(actor, select(Listing)), params.q, dialect)
 
 
-def catalogue_select(actor, params: CatalogueQuery) -> Select:
+def catalogue_select(actor, params: CatalogueQuery, base_and_rank=None) -> Select:
     """Every visible listing matching ``params`` in the requested order, without paging
     (the catalogue pages it; the exports read it whole)."""
-    base, rank = _catalogue_base(actor, params)
+    base, rank = base_and_rank or _catalogue_base(actor, params)
     query = _apply_filters(base, params)
     if params.sort == "title":
         return query.order_by(Listing.title, Listing.id)
@@ -1023,8 +1041,9 @@ def catalogue_select(actor, params: CatalogueQuery) -> Select:
 
 def search_catalogue(actor, params: CatalogueQuery) -> tuple[Page, list[Facet]]:
     """Visible listings matching ``params`` plus facet counts; a fixed number of queries."""
-    base, _rank = _catalogue_base(actor, params)
-    page = paginate(catalogue_select(actor, params), params.page, params.per_page)
+    base_and_rank = _catalogue_base(actor, params)
+    base = base_and_rank[0]
+    page = paginate(catalogue_select(actor, params, base_and_rank), params.page, params.per_page)
 
     facets = []
     themenfelder = {t.number: t.name for t in db.session.scalars(select(Themenfeld))}
@@ -1063,13 +1082,17 @@ def transport_label(value) -> str:
     )
 
 
+_STATUS_LABELS = {
+    ListingStatus.DRAFT: _l("Entwurf"),
+    ListingStatus.SUBMITTED: _l("Eingereicht"),
+    ListingStatus.PUBLISHED: _l("Veröffentlicht"),
+    ListingStatus.WITHDRAWN: _l("Zurückgezogen"),
+}
+
+
 def status_label(value) -> str:
-    return {
-        ListingStatus.DRAFT: _("Entwurf"),
-        ListingStatus.SUBMITTED: _("Eingereicht"),
-        ListingStatus.PUBLISHED: _("Veröffentlicht"),
-        ListingStatus.WITHDRAWN: _("Zurückgezogen"),
-    }[ListingStatus(value)]
+    # One translation per call (lists call this for every row), not all four.
+    return str(_STATUS_LABELS[ListingStatus(value)])
 
 
 def review_queue(actor) -> tuple[list[Listing], list[ListingRevision]]:

@@ -36,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fitstore.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
@@ -1571,47 +1571,111 @@ def stage_counts(actor) -> dict[str, int]:
     }
 
 
-def land_dashboard(actor) -> dict[str, Any]:
-    """Permission VIEW_LAND_DASHBOARD: what the actor's Land provides, reuses, and what
-    waits for it. A fixed number of queries."""
-    require(actor, Permission.VIEW_LAND_DASHBOARD)
-    land = actor.land_ags
-    provided = list(
-        db.session.scalars(
-            select(Listing)
-            .where(Listing.provider_land_ags == land)
-            .order_by(Listing.title, Listing.id)
+# Rows per list on "Mein Land": a Land of the national data set reuses hundreds of
+# services; the page shows one page of each list at a time.
+LAND_DASHBOARD_PAGE_SIZE = 25
+
+
+def waiting_for_condition(side: str):
+    """The SQL form of ``waiting_for(reuse) == side`` for "adopter" and "provider"
+    (keep the two in step: a test compares them)."""
+    if side == "adopter":
+        return or_(
+            Reuse.stage.in_(
+                (
+                    ReuseStage.CONTRACTED,
+                    ReuseStage.CONNECTING,
+                    ReuseStage.TESTING,
+                    ReuseStage.ON_HOLD,
+                )
+            ),
+            (Reuse.stage == ReuseStage.COORDINATION) & Reuse.conditions_proposed_at.is_not(None),
+        )
+    if side == "provider":
+        return or_(
+            Reuse.stage == ReuseStage.INTEREST,
+            (Reuse.stage == ReuseStage.COORDINATION) & Reuse.conditions_proposed_at.is_(None),
+        )
+    raise ValueError(side)
+
+
+def _dashboard_reuses() -> Select:
+    """Reuses with just what a dashboard row shows of their listing (its title and
+    provider): the listing is joined once for sorting and filtering, and its long texts
+    stay in the database."""
+    return (
+        select(Reuse)
+        .join(Reuse.listing)
+        .options(
+            contains_eager(Reuse.listing)
+            .load_only(Listing.id, Listing.title, Listing.status, Listing.provider_land_ags)
+            .joinedload(Listing.provider_land),
+            contains_eager(Reuse.listing).lazyload(Listing.operator),
+            contains_eager(Reuse.listing).lazyload(Listing.themenfeld),
         )
     )
+
+
+def land_dashboard(
+    actor,
+    waiting_page: int = 1,
+    reused_page: int = 1,
+    provided_page: int = 1,
+    per_page: int | None = None,
+) -> dict[str, Any]:
+    """Permission VIEW_LAND_DASHBOARD: what the actor's Land provides and reuses, and what
+    waits for it (oldest first), one page of each (``LAND_DASHBOARD_PAGE_SIZE`` rows). A
+    fixed number of queries."""
+    require(actor, Permission.VIEW_LAND_DASHBOARD)
+    land = actor.land_ags
+    per_page = per_page or LAND_DASHBOARD_PAGE_SIZE
+    provided = paginate(
+        select(Listing)
+        .where(Listing.provider_land_ags == land)
+        .order_by(Listing.title, Listing.id),
+        provided_page,
+        per_page,
+    )
     provided_counts: dict[int, dict[str, int]] = {}
-    if provided:
+    if provided.items:
         for listing_id, stage, count in db.session.execute(
             select(Reuse.listing_id, Reuse.stage, func.count())
-            .where(Reuse.listing_id.in_([listing.id for listing in provided]))
+            .where(Reuse.listing_id.in_([listing.id for listing in provided.items]))
             .group_by(Reuse.listing_id, Reuse.stage)
         ):
             provided_counts.setdefault(listing_id, {})[str(stage)] = count
-    reused = list(
-        db.session.scalars(
-            select(Reuse)
-            .join(Reuse.listing)
-            .where(Reuse.adopter_land_ags == land)
-            .order_by(Listing.title, Reuse.id)
-        )
+    reused = paginate(
+        _dashboard_reuses().where(Reuse.adopter_land_ags == land).order_by(Listing.title, Reuse.id),
+        reused_page,
+        per_page,
     )
-    incoming = list(
-        db.session.scalars(
-            select(Reuse)
-            .join(Reuse.listing)
-            .where(Listing.provider_land_ags == land, Reuse.stage.not_in(CLOSED_STAGES))
-            .order_by(Reuse.stage_since, Reuse.id)
+    waiting_reuses = paginate(
+        _dashboard_reuses()
+        .where(
+            or_(
+                (Reuse.adopter_land_ags == land) & waiting_for_condition("adopter"),
+                (Listing.provider_land_ags == land) & waiting_for_condition("provider"),
+            )
         )
+        .order_by(Reuse.stage_since, Reuse.id),
+        waiting_page,
+        per_page,
     )
-    progress = rollout_progress([reuse.id for reuse in reused])
-    waiting = [(reuse, "adopter") for reuse in reused if waiting_for(reuse) == "adopter"] + [
-        (reuse, "provider") for reuse in incoming if waiting_for(reuse) == "provider"
-    ]
-    waiting.sort(key=lambda pair: (pair[0].stage_since, pair[0].id))
+    waiting = Page(
+        [
+            (
+                reuse,
+                "adopter"
+                if reuse.adopter_land_ags == land and waiting_for(reuse) == "adopter"
+                else "provider",
+            )
+            for reuse in waiting_reuses.items
+        ],
+        waiting_reuses.page,
+        waiting_reuses.per_page,
+        waiting_reuses.total,
+    )
+    progress = rollout_progress([reuse.id for reuse in reused.items])
     join_requests = list(
         db.session.execute(
             select(AllianceMembership, Alliance)
@@ -1627,7 +1691,6 @@ def land_dashboard(actor) -> dict[str, Any]:
         "provided": provided,
         "provided_counts": provided_counts,
         "reused": reused,
-        "incoming": incoming,
         "progress": progress,
         "waiting": waiting,
         "join_requests": join_requests,

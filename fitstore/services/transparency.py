@@ -24,7 +24,10 @@ assumptions"):
   nearest-rank method.
 
 Every function runs a fixed number of queries, whatever the number of reuses and
-rollouts: aggregates are computed in SQL, and history is read in one pass.
+rollouts: aggregates are computed in SQL, and history is read in one pass. The
+dashboard's aggregates over all rollouts are the same for every visitor and cost
+seconds at national scale, so they are kept for ``PUBLIC_CACHE_SECONDS``
+(``public_cache``); the open data and everything behind a login are always read fresh.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from fitstore.models import (
 )
 from fitstore.models.base import utcnow
 from fitstore.permissions import Permission, require
-from fitstore.services import audit, notifications, reference, reuses
+from fitstore.services import audit, notifications, public_cache, reference, reuses
 
 KREISE_TOTAL = 401
 # Stages in which a Land counts as "in onboarding" (started, not live).
@@ -179,6 +182,12 @@ def current_stages(listing_ids: Iterable[int] | None = None) -> dict[tuple[int, 
     return result
 
 
+def public_stages() -> dict[tuple[int, str], PublicStage]:
+    """``current_stages()`` of every published listing for the dashboard pages, kept for
+    a short while (see ``public_cache``); the dict is shared: read it, never change it."""
+    return public_cache.cached(("current_stages",), current_stages)
+
+
 def _live_rollouts(listing_id: int | None = None, land_ags: str | None = None):
     """The condition of a live rollout of an open reuse of a published listing."""
     conditions = [
@@ -201,40 +210,51 @@ def _rollout_join(query):
 
 def kreis_live_counts(listing_id: int | None = None, land_ags: str | None = None) -> dict[str, int]:
     """Kreis key -> number of distinct live authorities there, for one listing or all
-    published listings together (one query). Kreise without one are absent."""
-    query = _rollout_join(
-        select(Rollout.kreis_ags, func.count(func.distinct(Rollout.authority_id)))
-    ).where(*_live_rollouts(listing_id, land_ags))
-    return dict(db.session.execute(query.group_by(Rollout.kreis_ags)).all())
+    published listings together (one query, cached briefly). Kreise without one are absent."""
+
+    def count() -> dict[str, int]:
+        query = _rollout_join(
+            select(Rollout.kreis_ags, func.count(func.distinct(Rollout.authority_id)))
+        ).where(*_live_rollouts(listing_id, land_ags))
+        return dict(db.session.execute(query.group_by(Rollout.kreis_ags)).all())
+
+    return public_cache.cached(("kreis_live_counts", listing_id, land_ags), count)
 
 
 def live_counts_by_listing() -> dict[int, tuple[int, int]]:
-    """Listing id -> (live authorities, Kreise with a live authority), one query."""
-    query = _rollout_join(
-        select(
-            Reuse.listing_id,
-            func.count(Rollout.id),
-            func.count(func.distinct(Rollout.kreis_ags)),
-        )
-    ).where(*_live_rollouts())
-    return {
-        listing_id: (authorities, kreise)
-        for listing_id, authorities, kreise in db.session.execute(query.group_by(Reuse.listing_id))
-    }
+    """Listing id -> (live authorities, Kreise with a live authority), one query (cached
+    briefly)."""
+
+    def count() -> dict[int, tuple[int, int]]:
+        query = _rollout_join(
+            select(
+                Reuse.listing_id,
+                func.count(Rollout.id),
+                func.count(func.distinct(Rollout.kreis_ags)),
+            )
+        ).where(*_live_rollouts())
+        rows = db.session.execute(query.group_by(Reuse.listing_id))
+        return {listing_id: (authorities, kreise) for listing_id, authorities, kreise in rows}
+
+    return public_cache.cached(("live_counts_by_listing",), count)
 
 
 def live_totals(land_ags: str | None = None) -> tuple[int, int, int]:
     """All published listings together: (distinct live authorities, live connections
-    authority x listing, Kreise with a live authority); one query."""
-    query = _rollout_join(
-        select(
-            func.count(func.distinct(Rollout.authority_id)),
-            func.count(Rollout.id),
-            func.count(func.distinct(Rollout.kreis_ags)),
-        )
-    ).where(*_live_rollouts(land_ags=land_ags))
-    authorities, connections, kreise = db.session.execute(query).one()
-    return authorities or 0, connections or 0, kreise or 0
+    authority x listing, Kreise with a live authority); one query (cached briefly)."""
+
+    def count() -> tuple[int, int, int]:
+        query = _rollout_join(
+            select(
+                func.count(func.distinct(Rollout.authority_id)),
+                func.count(Rollout.id),
+                func.count(func.distinct(Rollout.kreis_ags)),
+            )
+        ).where(*_live_rollouts(land_ags=land_ags))
+        authorities, connections, kreise = db.session.execute(query).one()
+        return authorities or 0, connections or 0, kreise or 0
+
+    return public_cache.cached(("live_totals", land_ags), count)
 
 
 @dataclass(frozen=True)
@@ -265,7 +285,7 @@ def overview() -> Overview:
     """Per published listing: Länder live / in onboarding, live authorities, Kreise with
     a live authority; and the totals. Four queries."""
     listings = public_listings()
-    stages = current_stages()
+    stages = public_stages()
     by_listing = live_counts_by_listing()
     live: dict[int, int] = defaultdict(int)
     onboarding: dict[int, int] = defaultdict(int)
@@ -341,7 +361,7 @@ def land_layer(listing: Listing | None) -> list[LandRow]:
             )
         return rows
     live: dict[str, int] = defaultdict(int)
-    for (_listing_id, land), stage in current_stages().items():
+    for (_listing_id, land), stage in public_stages().items():
         if stage.status == LAND_LIVE:
             live[land] += 1
     return [
@@ -400,13 +420,16 @@ def land_overview(land_ags: str) -> LandOverview:
     which it provides. Three queries."""
     land = public_land(land_ags)
     listings = public_listings()
-    stages = current_stages()
-    counts = dict(
-        db.session.execute(
-            _rollout_join(select(Reuse.listing_id, func.count(Rollout.id)))
-            .where(*_live_rollouts(land_ags=land.ags))
-            .group_by(Reuse.listing_id)
-        ).all()
+    stages = public_stages()
+    counts = public_cache.cached(
+        ("live_counts_in_land", land.ags),
+        lambda: dict(
+            db.session.execute(
+                _rollout_join(select(Reuse.listing_id, func.count(Rollout.id)))
+                .where(*_live_rollouts(land_ags=land.ags))
+                .group_by(Reuse.listing_id)
+            ).all()
+        ),
     )
     live, onboarding, not_started = [], [], []
     for listing in listings:
@@ -442,9 +465,18 @@ def _next_month(value: date) -> date:
 
 def time_series(listing_id: int | None = None, today: date | None = None) -> list[MonthPoint]:
     """Live Länder and live authorities per month, from the recorded history only
-    (two queries). For one listing, or all published listings (then Land x listing and
-    authority x listing pairs are counted). Months from the first go-live to today."""
+    (two queries, cached briefly: they read every rollout event). For one listing, or all
+    published listings (then Land x listing and authority x listing pairs are counted).
+    Months from the first go-live to today."""
     today = today or utcnow().date()
+    return list(
+        public_cache.cached(
+            ("time_series", listing_id, today), lambda: _time_series(listing_id, today)
+        )
+    )
+
+
+def _time_series(listing_id: int | None, today: date) -> list[MonthPoint]:
     # Changes per month: +1 for entering live, -1 for leaving it.
     lands: dict[date, int] = defaultdict(int)
     authorities: dict[date, int] = defaultdict(int)
