@@ -127,6 +127,9 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    from fitstore.services import public_cache
+
+    public_cache.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     api.init_app(
         app,

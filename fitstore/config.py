@@ -58,6 +58,16 @@ class DefaultConfig:
     PROXY_COUNT = 0
     FEEDBACK_LIMIT = "10 per hour"
 
+    # Public dashboard figures and content (the same for every visitor) are kept this many
+    # seconds; 0 = off. Open data and everything
+    # behind a login are always read fresh.
+    PUBLIC_CACHE_SECONDS = 60
+    # Where they are kept (Flask-Caching): "SimpleCache" = a copy per worker process;
+    # "RedisCache" with CACHE_REDIS_URL = one copy shared by all workers and nodes.
+    CACHE_TYPE = "SimpleCache"
+    CACHE_REDIS_URL = None
+    CACHE_KEY_PREFIX = "fitstore:"
+
     # Logs go to stderr: "json" (one object per line, for log shippers) or "text".
     LOG_FORMAT = "json"
     LOG_LEVEL = "INFO"

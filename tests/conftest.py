@@ -47,6 +47,8 @@ BASE_CONFIG = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "WTF_CSRF_ENABLED": False,
     "SESSION_COOKIE_SECURE": False,
+    # Every test sees its own writes at once; the cache's own tests switch it on.
+    "PUBLIC_CACHE_SECONDS": 0,
 }
 
 

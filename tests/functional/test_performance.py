@@ -5,13 +5,15 @@ its aggregates and content for a short while, never the visitor's own parts."""
 from __future__ import annotations
 
 import re
+import time
 
+import cachelib.simple
 import pytest
 from sqlalchemy import event, select
 
 from fitstore.extensions import db
 from fitstore.models import Listing, Reuse
-from fitstore.services import listings, public_cache, reuses
+from fitstore.services import listings, reuses
 from tests.conftest import login
 from tests.factories import listing_content, user_by_email
 
@@ -223,8 +225,8 @@ def test_a_change_shows_once_the_cache_has_expired(cached_app, monkeypatch):
         db.session.get(Listing, listing_id).title = f"{TOKEN} neuer Titel"
         db.session.commit()
     assert f"{TOKEN} neuer Titel" not in client.get("/dashboard").get_data(as_text=True)
-    now = public_cache._now()
-    monkeypatch.setattr(public_cache, "_now", lambda: now + 61)
+    later = time.time() + 61
+    monkeypatch.setattr(cachelib.simple, "time", lambda: later)
     assert f"{TOKEN} neuer Titel" in client.get("/dashboard").get_data(as_text=True)
 
 
@@ -235,3 +237,34 @@ def test_each_language_gets_its_own_cached_dashboard(cached_app):
     assert "Alle EfA-Leistungen zusammen" in german
     assert "Alle EfA-Leistungen zusammen" not in english
     assert "All EfA services together" in english
+
+
+def test_with_redis_the_nodes_share_one_count(app_factory):
+    # RedisCache: what one node (or worker) counted, the next one serves without recounting.
+    import os
+    import uuid
+
+    import redis
+
+    url = os.environ.get("FITSTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    prefix = f"fitstore-test-{uuid.uuid4().hex}:"
+    settings = {
+        "PUBLIC_CACHE_SECONDS": 60,
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": url,
+        "CACHE_KEY_PREFIX": prefix,
+    }
+    node_a, node_b = app_factory(**settings), app_factory(**settings)
+    store = redis.Redis.from_url(url)
+    try:
+        first = node_a.test_client().get("/dashboard?ebene=kreise")
+        assert first.status_code == 200
+        assert list(store.scan_iter(match=f"{prefix}*"))
+        counter = Statements(node_b)
+        with counter:
+            second = node_b.test_client().get("/dashboard?ebene=kreise")
+        assert second.status_code == 200
+        assert not any("rollout" in statement for statement in counter.seen)
+    finally:
+        for key in store.scan_iter(match=f"{prefix}*"):
+            store.delete(key)
