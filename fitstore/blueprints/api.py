@@ -137,6 +137,17 @@ class ApiBlueprint(Blueprint):
         doc.get("responses", {}).pop("default", None)
         return doc
 
+    def _prepare_arguments_doc(self, doc, doc_info, *, api, spec, **kwargs):
+        """Add to a request body the JSON Schema keywords its schema declares in
+        ``JSON_SCHEMA``: rules marshmallow checks across fields (e.g. ``minProperties``
+        for "name at least one field"), which apispec cannot derive from the fields."""
+        doc = super()._prepare_arguments_doc(doc, doc_info, api=api, spec=spec, **kwargs)
+        for media in doc.get("requestBody", {}).get("content", {}).values():
+            keywords = getattr(media.get("schema"), "JSON_SCHEMA", None)
+            if keywords:
+                media["schema"] = {"allOf": [media["schema"]], **keywords}
+        return doc
+
     def problem(self, status_code: int, description: str):
         """Document an ``application/problem+json`` error response of this operation."""
         return self.alt_response(

@@ -28,7 +28,25 @@ class FullMatch(validate.Regexp):
         return value
 
 
+class JsonInteger(fields.Integer):
+    """An integer in a JSON body as JSON Schema defines one: ``3`` and ``3.0`` alike
+    (JSON has a single number type, and the OpenAPI document's ``type: integer`` accepts
+    both), never ``"3"``, ``true`` or ``3.5``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 class StrictSchema(Schema):
+    """A request body or output object: unknown properties are refused, which the
+    OpenAPI document states as ``additionalProperties: false`` (apispec emits it for
+    ``unknown = RAISE``)."""
+
     class Meta:
         unknown = RAISE
         ordered = True

@@ -6,45 +6,25 @@ The schemas check types and shapes; the alliances service checks the domain rule
 (the year's range, percentages summing to 100, weights, one vote per Land).
 
 Every error message is a flat list of strings per field, as ``ProblemOut`` documents
-it: errors inside ``parameters`` report as "key: message".
+it: errors inside ``parameters`` report as "key: message". ``parameters`` names only
+cost keys and Länder (see ``fitstore.schemas.costs.KeyParametersIn``).
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from fitstore.models import CostKey, DecisionStatus, FundingModel, MembershipStatus, ReuseStage
 from fitstore.models import Vote as VoteChoice
-from fitstore.schemas import StrictSchema
+from fitstore.schemas import JsonInteger, StrictSchema
+from fitstore.schemas.costs import key_parameters
 from fitstore.schemas.listings import LandRefOut, Text, UtcDateTime
 
 # The service narrows this to 2020 .. this year + 5; the schema only keeps absurd numbers out.
 YEAR_RANGE = validate.Range(
     min=2000, max=2100, error=_l("Bitte ein Jahr zwischen {min} und {max}.")
 )
-
-
-def _flatten(messages, prefix: str = "") -> list[str]:
-    if isinstance(messages, str):
-        return [f"{prefix}{messages}"]
-    if isinstance(messages, dict):
-        flat: list[str] = []
-        for key, value in messages.items():
-            label = f"{prefix}{key}: " if key != "value" and key != "key" else prefix
-            flat.extend(_flatten(value, label))
-        return flat
-    return [item for message in messages for item in _flatten(message, prefix)]
-
-
-class FlatDict(fields.Dict):
-    """A dict whose key and value errors read "name: message" in the field's own list."""
-
-    def deserialize(self, *args, **kwargs):
-        try:
-            return super().deserialize(*args, **kwargs)
-        except ValidationError as error:
-            raise ValidationError(_flatten(error.messages)) from None
 
 
 # --- request bodies -------------------------------------------------------------------
@@ -67,8 +47,7 @@ class RequestDecisionIn(StrictSchema):
 
 
 class CostKeyDecisionIn(StrictSchema):
-    year = fields.Integer(
-        strict=True,
+    year = JsonInteger(
         required=True,
         validate=YEAR_RANGE,
         metadata={"description": "Calendar year, 2020 to the current year + 5", "example": 2027},
@@ -83,16 +62,11 @@ class CostKeyDecisionIn(StrictSchema):
             "(IT-Planungsrat 2023/35): 50 % participants, 25 % Bund, 25 % all Länder"
         },
     )
-    parameters = FlatDict(
-        keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=fields.Decimal(allow_nan=False),
+    parameters = key_parameters(
+        "mixed: {key: percent} over the other keys, summing to exactly 100 "
+        '(e.g. {"usage": 50, "koenigstein": 50}); target_group: {Land (AGS, ISO or short '
+        "code): weight}, weights ≥ 0, at least one > 0; other keys: none",
         load_default=dict,
-        validate=validate.Length(max=16),
-        metadata={
-            "description": "mixed: {key: percent} over the other keys, summing to exactly 100 "
-            '(e.g. {"usage": 50, "koenigstein": 50}); target_group: {Land (AGS or short '
-            "code): weight}, weights ≥ 0, at least one > 0; other keys: none",
-        },
     )
     rationale = Text(load_default="", validate=validate.Length(max=2000))
 

@@ -24,7 +24,7 @@ from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from fitstore.models import CostKey, CostType, FundingModel
-from fitstore.schemas import LAND_CODES, StrictSchema
+from fitstore.schemas import LAND_CODES, JsonInteger, StrictSchema
 from fitstore.schemas.listings import LandRefOut, Text
 from fitstore.schemas.reuses import ListingRefOut
 from fitstore.services.cost_sharing import MAX_DESCRIPTION
@@ -70,13 +70,12 @@ class _Choice(_GermanMessages, Text):
         )
 
 
-class AmountCents(_GermanMessages, fields.Integer):
+class AmountCents(_GermanMessages, JsonInteger):
     """Euro cents as a JSON integer. Only the type is checked here; the range is the
     service's (its German message says what is allowed), documented as such."""
 
     def __init__(self, description: str, **kwargs):
         super().__init__(
-            strict=True,
             error_messages={"invalid": _CENTS},
             metadata={
                 "description": f"{description}; 0 to 2^63-1 (what a bigint of cents holds). "
@@ -88,10 +87,9 @@ class AmountCents(_GermanMessages, fields.Integer):
         )
 
 
-class _Months(_GermanMessages, fields.Integer):
+class _Months(_GermanMessages, JsonInteger):
     def __init__(self, **kwargs):
         super().__init__(
-            strict=True,
             validate=validate.Range(
                 min=0, max=12, error=_l("Monate als ganze Zahl von {min} bis {max}.")
             ),
@@ -143,28 +141,6 @@ class _Nested(_Flat, _GermanMessages, fields.Nested):
         )
 
 
-def _at_most_16(value: dict) -> None:
-    if len(value) > 16:
-        raise ValidationError(str(_l("Höchstens 16 Einträge.")))
-
-
-class _Percentages(_Flat, _GermanMessages, fields.Dict):
-    """``parameters`` of a key: names (key or Land) to numbers; the service checks them."""
-
-    def __init__(self, **kwargs):
-        super().__init__(
-            keys=fields.String(
-                validate=validate.Length(
-                    min=1, max=40, error=_l("Ein Name hat {min} bis {max} Zeichen.")
-                )
-            ),
-            values=_Decimal(),
-            validate=_at_most_16,
-            error_messages={"invalid": _l("Die Parameter sind ein Objekt aus Namen und Zahlen.")},
-            **kwargs,
-        )
-
-
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 
 
@@ -201,6 +177,26 @@ class CostSchema(StrictSchema):
         "unknown": _l("Unbekanntes Feld."),
         "type": _l("Erwartet wird ein JSON-Objekt."),
     }
+
+
+#: The keys a mixed key combines: every key but the mixed and the target-group key (a
+#: target group has weights per Land, not one figure to weigh).
+MIXABLE_KEYS = tuple(
+    key.value for key in CostKey if key not in (CostKey.MIXED, CostKey.TARGET_GROUP)
+)
+
+# The parameters of a cost key name either keys (a mixed key: percent per key) or Länder
+# (a target-group key: weight per Land, by AGS, ISO or short code); every other name is
+# refused, and the OpenAPI document lists them all.
+KeyParametersIn = CostSchema.from_dict(
+    {name: _Decimal() for name in (*MIXABLE_KEYS, *LAND_CODES)}, name="KeyParametersIn"
+)
+
+
+def key_parameters(description: str, **kwargs) -> _Nested:
+    """The ``parameters`` of a cost key; the alliances and cost services check the
+    numbers (percentages summing to 100, weights, each Land once)."""
+    return _Nested(KeyParametersIn, metadata={"description": description}, **kwargs)
 
 
 def _cost_type(**kwargs) -> _Choice:
@@ -242,6 +238,10 @@ class PlanItemIn(CostSchema):
 
 class PlanItemPatchIn(CostSchema):
     """The fields of a line item to change; the others stay as they are."""
+
+    # At least one field (``_something``), stated in the OpenAPI document's request body
+    # by ``fitstore.blueprints.api.ApiBlueprint``.
+    JSON_SCHEMA = {"minProperties": 1}
 
     cost_type = _cost_type()
     amount_cents = AmountCents("The amount in euro cents")
@@ -299,13 +299,10 @@ class SimulationIn(CostSchema):
             "participants, 25 % Bund, 25 % all 16 Länder by Königsteiner Schlüssel"
         },
     )
-    parameters = _Percentages(
-        metadata={
-            "maxProperties": 16,
-            "description": "mixed: {key: percent} summing to exactly 100 (e.g. "
-            '{"usage": 50, "koenigstein": 50}); target_group: {Land: weight}; other keys: none. '
-            "Default: the year's parameters when the key stays the same",
-        }
+    parameters = key_parameters(
+        "mixed: {key: percent} summing to exactly 100 (e.g. "
+        '{"usage": 50, "koenigstein": 50}); target_group: {Land: weight}; other keys: none. '
+        "Default: the year's parameters when the key stays the same"
     )
     total_cents = AmountCents("The annual cost to split (default: the plan's total)")
 

@@ -20,13 +20,26 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
 from fitstore.models import ListingStatus, RevisionStatus, Transport, UserAccount
-from fitstore.schemas import LAENDER, LAND_CODES, FullMatch, PageOut, PageQuery, StrictSchema
+from fitstore.schemas import (
+    LAENDER,
+    LAND_CODES,
+    FullMatch,
+    JsonInteger,
+    PageOut,
+    PageQuery,
+    StrictSchema,
+)
 from fitstore.services.listings import BIGINT_MAX, criteria
 
 INT32_MAX = 2**31 - 1
 # Lone surrogates cannot be encoded as UTF-8 (the database refuses them), NUL
 # cannot be stored in PostgreSQL text: JSON can carry both, so refuse them here.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The same rule as a pattern of the OpenAPI document (ECMA-262, which Python's re reads
+# too). It names NUL only: a lone surrogate is no Unicode character at all (RFC 8259,
+# 8.2), and regex engines that work on characters (Rust's, in JSON Schema validators)
+# refuse a pattern that names one.
+STORABLE_TEXT = r"^[^\u0000]*$"
 # Every accepted ``land`` value (AGS, ISO, short code) -> the Land's AGS, without a query.
 LAND_AGS = {code: ags for ags, iso, short in LAENDER for code in (ags, iso, short)}
 
@@ -64,7 +77,15 @@ class FlatNested(_FlatErrorsMixin, fields.Nested):
 
 
 class Text(fields.String):
-    """A string the database can store: no NUL, no lone surrogates."""
+    """A string the database can store: no NUL, no lone surrogates.
+
+    The OpenAPI document says so with a pattern, unless the field's own pattern or
+    choices already rule them out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if not any(isinstance(rule, validate.Regexp | validate.OneOf) for rule in self.validators):
+            self.metadata = {"pattern": STORABLE_TEXT, **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
@@ -82,12 +103,11 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class Cents(fields.Integer):
+class Cents(JsonInteger):
     """An amount in euro cents: a JSON integer from 0 to the largest BIGINT, or null."""
 
     def __init__(self, **kwargs):
         super().__init__(
-            strict=True,
             allow_none=True,
             load_default=None,
             validate=validate.Range(
@@ -203,18 +223,15 @@ class ListingIn(StrictSchema):
         validate=validate.Length(min=1, max=50),
         metadata={"description": "Leistungsschlüssel (LeiKa), 14 digits each"},
     )
-    themenfeld_number = fields.Integer(
-        strict=True,
+    themenfeld_number = JsonInteger(
         required=True,
         validate=validate.Range(min=1, max=14, error=_l("Es gibt die Themenfelder 1 bis 14.")),
     )
-    reifegrad = fields.Integer(
-        strict=True,
+    reifegrad = JsonInteger(
         required=True,
         validate=validate.Range(min=0, max=4, error=_l("Der Reifegrad liegt zwischen 0 und 4.")),
     )
-    operator_id = fields.Integer(
-        strict=True,
+    operator_id = JsonInteger(
         allow_none=True,
         load_default=None,
         validate=validate.Range(min=1, max=INT32_MAX),

@@ -21,7 +21,7 @@ from fitstore.models import (
     ReuseStage,
     RolloutStatus,
 )
-from fitstore.schemas import LAND_CODES, FullMatch, PageOut, PageQuery, StrictSchema
+from fitstore.schemas import LAND_CODES, FullMatch, JsonInteger, PageOut, PageQuery, StrictSchema
 from fitstore.schemas.listings import (
     INT32_MAX,
     Cents,
@@ -58,9 +58,8 @@ class IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def _id_field(description: str, **kwargs) -> fields.Integer:
-    return fields.Integer(
-        strict=True,
+def _id_field(description: str, **kwargs) -> JsonInteger:
+    return JsonInteger(
         validate=validate.Range(min=1, max=INT32_MAX),
         metadata={"description": description},
         **kwargs,
@@ -145,8 +144,7 @@ class ReuseIn(StrictSchema):
 
     listing_id = _id_field("The published listing of another Land", required=True)
     planned_start = IsoDate(allow_none=True, load_default=None)
-    expected_usage = fields.Integer(
-        strict=True,
+    expected_usage = JsonInteger(
         allow_none=True,
         load_default=None,
         validate=validate.Range(min=0, max=INT32_MAX),
@@ -167,8 +165,7 @@ class ConditionsIn(StrictSchema):
         validate=validate.Length(max=MAX_COMMENT),
         metadata={"description": "The share rule; required for share_rule"},
     )
-    connection_cost_cents = fields.Integer(
-        strict=True,
+    connection_cost_cents = JsonInteger(
         required=True,
         validate=validate.Range(
             min=0, max=BIGINT_MAX, error=_l("Ein Betrag in Cent liegt zwischen {min} und {max}.")

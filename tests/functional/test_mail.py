@@ -20,20 +20,17 @@ from email import policy as email_policy
 from email.message import EmailMessage
 
 import pytest
-import schemathesis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from fitstore import create_app
 from fitstore.extensions import db
 from fitstore.models import AuditEvent, MailStatus, Notification, OutboxMail, User
 from fitstore.services import listings, notifications
 from fitstore.services.admin import set_user_active
 from fitstore.services.mail import send_pending
-from tests.conftest import BASE_CONFIG, PG_URL
+from tests.conftest import PG_URL
 from tests.factories import listing_content, user_by_email
 
 BASE_URL = "https://fitstore.example"
@@ -665,27 +662,3 @@ def test_the_api_needs_a_token_and_ignores_the_session_cookie(client, login_as):
     assert client.post(f"{API}/1/read").status_code == 401
     login_as(EDITOR_BB)
     assert client.get(API).status_code == 401
-
-
-# The whole-API fuzz test (test_api_fuzz.py) reaches these operations without a token
-# only; here they are fuzzed past authentication. As there, the document comes from an
-# app on an empty in-memory database, the requests go to the test's ``app``.
-_api_schema = schemathesis.openapi.from_wsgi(
-    "/api/v1/openapi.json", create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-)
-
-
-@pytest.fixture
-def bearer(api_token):
-    return api_token(EDITOR_BB)
-
-
-@_api_schema.include(path_regex="^/api/v1/notifications").parametrize()
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-def test_the_notifications_api_conforms_to_its_openapi_document(case, app, bearer):
-    # A negative case that leaves the credentials out must go without them, or the
-    # token added here would make it a valid request after all (see test_api_fuzz.py).
-    negated = case.operation.schema.is_security_param_negated(case)
-    case.call_and_validate(headers=None if negated else bearer, app=app)
