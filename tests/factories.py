@@ -464,3 +464,26 @@ def generated_adoption(
                 rollout(actor, reuse_id, spare, min(since + timedelta(days=3), today), "planned")
         made.append(result)
     return GeneratedAdoption(made)
+
+
+def published_listing(editor: str, title: str, **content) -> int:
+    """A published listing of the editor's Land (create, submit, FITKO publishes); its id."""
+    from fitstore.services import listings
+
+    author = user_by_email(f"{editor}@demo.test")
+    listing = listings.create_listing(author, listing_content(title=title, **content))
+    listings.submit_listing(author, listing.id)
+    listings.publish_listing(user_by_email("fitko-1@demo.test"), listing.id)
+    return listing.id
+
+
+def expressed_interest(adopter: str, listing_id: int, expected_usage: int = 10) -> int:
+    """The adopter editor's Land expresses interest in the listing; the new reuse's id."""
+    from fitstore.services import reuses
+
+    reuse = reuses.express_interest(
+        user_by_email(f"{adopter}@demo.test"),
+        listing_id,
+        {"planned_start": None, "expected_usage": expected_usage, "note": ""},
+    )
+    return reuse.id

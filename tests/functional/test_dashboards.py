@@ -19,7 +19,7 @@ from fitstore.models import Contract, Reuse
 from fitstore.models.base import utcnow
 from fitstore.services import listings, reuses
 from tests.conftest import login
-from tests.factories import listing_content, user_by_email
+from tests.factories import expressed_interest, listing_content, published_listing, user_by_email
 
 TOKEN = "Amsel"
 SECRET_BY = "Geheimumfang-Bayern-7f3a"
@@ -34,22 +34,11 @@ NAMES = {"09": "Bayern", "06": "Hessen", "05": "Nordrhein-Westfalen", "14": "Sac
 
 def publish(editor: str, title: str) -> int:
     """A published listing of the editor's Land (create, submit, FITKO publishes)."""
-    author = user_by_email(f"{editor}@demo.test")
-    listing = listings.create_listing(
-        author, listing_content(title=title, description=f"Dashboard-Test ({TOKEN}).")
-    )
-    listings.submit_listing(author, listing.id)
-    listings.publish_listing(user_by_email("fitko-1@demo.test"), listing.id)
-    return listing.id
+    return published_listing(editor, title, description=f"Dashboard-Test ({TOKEN}).")
 
 
 def interest(adopter: str, listing_id: int) -> int:
-    reuse = reuses.express_interest(
-        user_by_email(f"{adopter}@demo.test"),
-        listing_id,
-        {"planned_start": None, "expected_usage": 1200, "note": ""},
-    )
-    return reuse.id
+    return expressed_interest(adopter, listing_id, expected_usage=1200)
 
 
 def to_coordination(provider: str, reuse_id: int, scope: str | None = None) -> None:

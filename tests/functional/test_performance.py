@@ -13,29 +13,20 @@ from sqlalchemy import event, select
 
 from fitstore.extensions import db
 from fitstore.models import Listing, Reuse
-from fitstore.services import listings, reuses
+from fitstore.services import reuses
 from tests.conftest import login
-from tests.factories import listing_content, user_by_email
+from tests.factories import expressed_interest, published_listing
 
 TOKEN = "Kranich"
 PAGE_SIZE = 3
 
 
 def publish(editor: str, title: str) -> int:
-    author = user_by_email(f"{editor}@demo.test")
-    listing = listings.create_listing(author, listing_content(title=title))
-    listings.submit_listing(author, listing.id)
-    listings.publish_listing(user_by_email("fitko-1@demo.test"), listing.id)
-    return listing.id
+    return published_listing(editor, title)
 
 
 def interest(adopter: str, listing_id: int) -> int:
-    reuse = reuses.express_interest(
-        user_by_email(f"{adopter}@demo.test"),
-        listing_id,
-        {"planned_start": None, "expected_usage": 10, "note": ""},
-    )
-    return reuse.id
+    return expressed_interest(adopter, listing_id)
 
 
 class Statements:
