@@ -54,17 +54,27 @@ def apply_errors(form: FlaskForm, error: Invalid) -> list[str]:
     return unplaced
 
 
-def page_url(endpoint: str, number: int, keep=()) -> str:
+def page_url(
+    endpoint: str, number: int, keep=(), param: str = "page", anchor: str | None = None
+) -> str:
     """The URL of page ``number`` of the current list, carrying over only the ``keep`` parameters.
 
+    ``param`` names the page parameter (a page with several lists pages each under its
+    own name and keeps the others' in ``keep``); ``anchor`` leads back to the list.
     Spreading ``request.args`` into ``url_for`` would let a visitor inject its own
     keyword arguments (``endpoint``, ``_external``, the route's own parameters).
     """
-    params = {name: request.args.getlist(name) for name in keep if request.args.getlist(name)}
-    return url_for(endpoint, **(request.view_args or {}), **params, page=number)
+    params = {
+        name: request.args.getlist(name)
+        for name in keep
+        if name != param and request.args.getlist(name)
+    }
+    return url_for(
+        endpoint, **(request.view_args or {}), **params, **{param: number}, _anchor=anchor
+    )
 
 
-def page_arg() -> int:
-    value = request.args.get("page", "1")
+def page_arg(name: str = "page") -> int:
+    value = request.args.get(name, "1")
     # isascii(): "²".isdigit() is true, but int("²") fails.
     return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1

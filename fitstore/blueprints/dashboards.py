@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -186,18 +186,13 @@ def open_cost_key_votes(land_ags: str) -> list[tuple[CostKeyDecision, Alliance]]
 # "Mein Land" pages its three lists separately; a link to another page of one list keeps
 # the pages of the others.
 WAITING_PAGE, REUSED_PAGE, PROVIDED_PAGE = "seite_wartet", "seite_nachnutzen", "seite_bereitstellen"
-
-
-def _page_number(name: str) -> int:
-    value = request.args.get(name, "1")
-    # isascii(): "²".isdigit() is true, but int("²") fails.
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
+PAGE_PARAMS = (WAITING_PAGE, REUSED_PAGE, PROVIDED_PAGE)
 
 
 @bp.get("/mein-land")
 @policy(Permission.VIEW_LAND_DASHBOARD)
 def land():
-    pages = {name: _page_number(name) for name in (WAITING_PAGE, REUSED_PAGE, PROVIDED_PAGE)}
+    pages = {name: page_arg(name) for name in PAGE_PARAMS}
     data = reuses.land_dashboard(
         current_user,
         waiting_page=pages[WAITING_PAGE],
@@ -206,14 +201,6 @@ def land():
     )
     names = {area.ags: area.name for area in reference.germany_map().areas}
     stages = _stage_order()
-
-    def pager_url(name: str, number: int, anchor: str) -> str:
-        wanted = {**pages, name: number}
-        return url_for(
-            "dashboards.land",
-            **{key: value for key, value in wanted.items() if value > 1},
-            _anchor=anchor,
-        )
 
     # Each row names a stage and a status; translate each label once per page, not per row.
     stage_labels = {stage: reuses.stage_label(stage) for stage in ReuseStage}
@@ -237,7 +224,7 @@ def land():
         votes=open_cost_key_votes(current_user.land_ags),
         reuse_path=reuse_path,
         alliance_path=alliance_path,
-        pager_url=pager_url,
+        page_params=PAGE_PARAMS,
         waiting_param=WAITING_PAGE,
         reused_param=REUSED_PAGE,
         provided_param=PROVIDED_PAGE,
