@@ -32,7 +32,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 import psycopg
 import redis
 import requests
+from harness import clean_env, fitstore_cli, free_port, say
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -65,16 +65,6 @@ HTTP_TIMEOUT = 10.0
 WRITE_LISTING, WRITE_YEAR = 1, 2031
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 SESSION_COOKIE = "fitstore_session"
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- the throw-away PostgreSQL server -------------------------------------------------------
@@ -180,10 +170,7 @@ class TempPostgres:
 
 
 def app_env(database_url: str, secret_key: str, env: str = "production") -> dict[str, str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("FITSTORE_")
-    }
-    environment.update(
+    return clean_env(
         FITSTORE_ENV=env,
         FITSTORE_DATABASE_URL=database_url,
         FITSTORE_SECRET_KEY=secret_key,
@@ -194,24 +181,6 @@ def app_env(database_url: str, secret_key: str, env: str = "production") -> dict
         FITSTORE_PROXY_COUNT="1",
         FITSTORE_LOG_FORMAT="text",
     )
-    return environment
-
-
-def fitstore_cli(environment: dict[str, str], *args: str, timeout: float = 900) -> str:
-    result = subprocess.run(  # noqa: S603
-        [str(BIN / "fitstore"), *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"fitstore {' '.join(args)} exited {result.returncode}: "
-            f"{(result.stderr or result.stdout).strip()[-2000:]}"
-        )
-    return result.stdout
 
 
 class Node:

@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from harness import clean_env, fitstore_cli, free_port, say
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -62,16 +63,6 @@ _processes: list[subprocess.Popen] = []
 # --- small helpers --------------------------------------------------------------------------
 
 
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
@@ -83,36 +74,20 @@ def libpq_url(url: str) -> str:
 
 
 def fitstore_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("FITSTORE_")  # nothing of the caller's settings leaks in
-    }
-    env.update(
+    return clean_env(
         FITSTORE_DATABASE_URL=database_url,
         FITSTORE_SECRET_KEY=secrets.token_hex(32),
         FITSTORE_LOG_FORMAT="json",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
-def run_fitstore(database_url: str, *args: str, check: bool = True) -> str:
+def run_fitstore(database_url: str, *args: str) -> str:
     """Run the ``fitstore`` command (development settings: set-up only)."""
-    env = fitstore_env(database_url, FITSTORE_ENV="development")
-    result = subprocess.run(  # noqa: S603  (our own venv's command, fixed arguments)
-        [str(BIN / "fitstore"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        say(result.stdout[-3000:])
-        say(result.stderr[-3000:])
-        raise SystemExit(f"fitstore {' '.join(args)} failed (exit {result.returncode})")
-    return result.stdout
+    try:
+        return fitstore_cli(fitstore_env(database_url, FITSTORE_ENV="development"), *args)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 def stop_processes() -> None:
@@ -962,7 +937,7 @@ def main(argv=None) -> int:
         FITSTORE_LOGIN_LIMIT_PER_ADDRESS=RAISED_LOGIN_LIMIT,
         FITSTORE_PROXY_COUNT="1",
     )
-    baseline_env = {k: v for k, v in os.environ.items() if not k.startswith("FITSTORE_")}
+    baseline_env = clean_env()
     try:
         baseline_process, baseline_port = start_gunicorn(
             "baseline", "baseline:app", baseline_env, work_dir, ("--pythonpath", "bench")
